@@ -1,0 +1,265 @@
+#include "core/config.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/strings.h"
+
+namespace nasforge {
+
+std::string SourceLocation::to_string() const {
+  std::string out = file.empty() ? "<config>" : file;
+  if (line > 0) {
+    out += ":" + std::to_string(line);
+    if (column > 0) out += ":" + std::to_string(column);
+  }
+  return out;
+}
+
+ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path, YAML::Mark mark)
+    : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)), mark_(mark) {}
+
+ConfigNode ConfigNode::parse_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw NotFoundError(path + ": cannot open file (does it exist and is it readable?)");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_string(ss.str(), path);
+}
+
+ConfigNode ConfigNode::parse_string(const std::string& text, const std::string& name) {
+  auto file = std::make_shared<const std::string>(name);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    SourceLocation loc{name, e.mark.line + 1, e.mark.column + 1};
+    throw ConfigError(loc.to_string() + ": YAML syntax error: " + e.msg);
+  }
+  YAML::Mark mark;
+  mark.line = 0;
+  mark.column = 0;
+  return ConfigNode(root, file, "", root.IsDefined() && !root.IsNull() ? root.Mark() : mark);
+}
+
+SourceLocation ConfigNode::location() const {
+  SourceLocation loc;
+  loc.file = file();
+  YAML::Mark m = mark_;
+  if (!m.is_null()) {
+    loc.line = m.line + 1;
+    loc.column = m.column + 1;
+  }
+  return loc;
+}
+
+ConfigNode ConfigNode::get(const std::string& key) const {
+  std::string child_path = path_.empty() ? key : path_ + "." + key;
+  if (!node_.IsMap()) return ConfigNode(YAML::Node(YAML::NodeType::Undefined), file_, child_path, mark_);
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    if (it->first.IsScalar() && it->first.Scalar() == key) {
+      return ConfigNode(it->second, file_, child_path, it->first.Mark());
+    }
+  }
+  return ConfigNode(YAML::Node(YAML::NodeType::Undefined), file_, child_path, mark_);
+}
+
+std::vector<std::pair<std::string, ConfigNode>> ConfigNode::entries() const {
+  std::vector<std::pair<std::string, ConfigNode>> out;
+  if (!node_.IsMap()) return out;
+  std::set<std::string> seen;
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    ConfigNode key_node(it->first, file_, path_, it->first.Mark());
+    if (!it->first.IsScalar()) key_node.fail("mapping keys must be plain names");
+    std::string key = it->first.Scalar();
+    std::string child_path = path_.empty() ? key : path_ + "." + key;
+    ConfigNode child(it->second, file_, child_path, it->first.Mark());
+    if (!seen.insert(key).second) child.fail("duplicate key '" + key + "'");
+    out.emplace_back(key, child);
+  }
+  return out;
+}
+
+std::vector<ConfigNode> ConfigNode::elements() const {
+  std::vector<ConfigNode> out;
+  if (!node_.IsSequence()) return out;
+  std::size_t i = 0;
+  for (auto it = node_.begin(); it != node_.end(); ++it, ++i) {
+    out.push_back(ConfigNode(*it, file_, path_ + "[" + std::to_string(i) + "]", it->Mark()));
+  }
+  return out;
+}
+
+std::vector<std::string> ConfigNode::keys() const {
+  std::vector<std::string> out;
+  for (auto& [k, v] : entries()) out.push_back(k);
+  return out;
+}
+
+std::string ConfigNode::describe() const {
+  if (!node_.IsDefined()) return "nothing";
+  if (node_.IsNull()) return "null";
+  if (node_.IsMap()) return "a mapping";
+  if (node_.IsSequence()) return "a list";
+  return "'" + node_.Scalar() + "'";
+}
+
+void ConfigNode::fail(const std::string& what) const {
+  std::string where = location().to_string();
+  std::string key = path_.empty() ? "" : " key '" + path_ + "':";
+  throw ConfigError(where + ":" + key + " " + what);
+}
+
+std::string ConfigNode::scalar() const {
+  if (!node_.IsScalar()) fail("expected a single value, got " + describe());
+  return node_.Scalar();
+}
+
+double ConfigNode::as_double() const {
+  if (node_.IsScalar() && node_.Tag() != "!") {
+    if (auto v = parse_double(node_.Scalar())) return *v;
+  }
+  fail("expected a number, got " + describe());
+}
+
+std::int64_t ConfigNode::as_int() const {
+  if (node_.IsScalar() && node_.Tag() != "!") {
+    if (auto v = parse_int(node_.Scalar())) return *v;
+  }
+  fail("expected an integer, got " + describe());
+}
+
+bool ConfigNode::as_bool() const {
+  if (node_.IsScalar() && node_.Tag() != "!") {
+    const std::string& s = node_.Scalar();
+    if (s == "true" || s == "True" || s == "TRUE") return true;
+    if (s == "false" || s == "False" || s == "FALSE") return false;
+  }
+  fail("expected true or false, got " + describe());
+}
+
+std::string ConfigNode::as_string() const {
+  if (!node_.IsScalar()) fail("expected a string, got " + describe());
+  return node_.Scalar();
+}
+
+ParamValue ConfigNode::as_param_value() const {
+  if (node_.IsNull()) return {};
+  if (!node_.IsScalar()) fail("expected a single value (string, number, bool or null), got " + describe());
+  const std::string& s = node_.Scalar();
+  if (node_.Tag() == "!") return s;  // quoted: always a string
+  if (s == "~" || s == "null" || s == "Null" || s == "NULL") return {};
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  if (auto i = parse_int(s)) return static_cast<std::int64_t>(*i);
+  if (auto d = parse_double(s)) return *d;
+  return s;
+}
+
+std::string ConfigNode::dump() const {
+  YAML::Emitter out;
+  out << node_;
+  return out.c_str();
+}
+
+SectionReader::SectionReader(ConfigNode node) : node_(std::move(node)) {
+  if (node_.defined() && !node_.is_null() && !node_.is_map()) {
+    node_.fail("expected a mapping of keys, got " + node_.describe());
+  }
+  node_.entries();  // rejects duplicate keys early
+}
+
+ConfigNode SectionReader::declare(const std::string& key, const std::string& type, const std::string& def,
+                                  const std::string& doc) {
+  docs_.push_back(KeyDoc{key, type, def, doc});
+  return node_.get(key);
+}
+
+double SectionReader::number(const std::string& key, std::optional<double> def, const std::string& doc) {
+  ConfigNode n = declare(key, "float", def ? format_double(*def) : "required", doc);
+  if (!n.defined() || n.is_null()) {
+    if (!def) n.fail("is required (" + doc + ")");
+    return *def;
+  }
+  return n.as_double();
+}
+
+std::int64_t SectionReader::integer(const std::string& key, std::optional<std::int64_t> def, const std::string& doc) {
+  ConfigNode n = declare(key, "int", def ? std::to_string(*def) : "required", doc);
+  if (!n.defined() || n.is_null()) {
+    if (!def) n.fail("is required (" + doc + ")");
+    return *def;
+  }
+  return n.as_int();
+}
+
+bool SectionReader::flag(const std::string& key, bool def, const std::string& doc) {
+  ConfigNode n = declare(key, "bool", def ? "true" : "false", doc);
+  if (!n.defined() || n.is_null()) return def;
+  return n.as_bool();
+}
+
+std::string SectionReader::text(const std::string& key, std::optional<std::string> def, const std::string& doc,
+                                const std::vector<std::string>& allowed) {
+  std::string type = allowed.empty() ? "string" : join(allowed, "|");
+  ConfigNode n = declare(key, type, def ? *def : "required", doc);
+  if (!n.defined() || n.is_null()) {
+    if (!def) n.fail("is required (" + doc + ")");
+    return *def;
+  }
+  std::string v = n.as_string();
+  if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+    n.fail("'" + v + "' is not allowed; use one of: " + join(allowed, ", ") + did_you_mean(v, allowed));
+  }
+  return v;
+}
+
+std::optional<double> SectionReader::optional_number(const std::string& key, const std::string& doc) {
+  ConfigNode n = declare(key, "float", "none", doc);
+  if (!n.defined() || n.is_null()) return std::nullopt;
+  return n.as_double();
+}
+
+std::optional<std::int64_t> SectionReader::optional_integer(const std::string& key, const std::string& doc) {
+  ConfigNode n = declare(key, "int", "none", doc);
+  if (!n.defined() || n.is_null()) return std::nullopt;
+  return n.as_int();
+}
+
+std::optional<std::string> SectionReader::optional_text(const std::string& key, const std::string& doc) {
+  ConfigNode n = declare(key, "string", "none", doc);
+  if (!n.defined() || n.is_null()) return std::nullopt;
+  return n.as_string();
+}
+
+ConfigNode SectionReader::child(const std::string& key, const std::string& type, const std::string& doc) {
+  return declare(key, type, "none", doc);
+}
+
+void SectionReader::require(bool cond, const std::string& key, const std::string& what) const {
+  if (!cond) node_.get(key).fail(what);
+}
+
+void SectionReader::finish() const {
+  std::vector<std::string> declared;
+  for (const auto& d : docs_) declared.push_back(d.key);
+  for (const auto& [key, child] : node_.entries()) {
+    if (std::find(declared.begin(), declared.end(), key) == declared.end()) {
+      child.fail("unknown key '" + key + "'" + did_you_mean(key, declared) + "; valid keys here: " +
+                 join(declared, ", "));
+    }
+  }
+}
+
+std::size_t lookup_name(const ConfigNode& at, const std::string& name, const std::vector<std::string>& names,
+                        const std::string& what) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return i;
+  }
+  at.fail("unknown " + what + " '" + name + "'" + did_you_mean(name, names) + "; available: " + join(names, ", "));
+}
+
+}  // namespace nasforge

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "spaces/search_space.h"
+#include "spaces/trial.h"
+
+namespace nasforge {
+
+/// Scores one trial. Implementations may report intermediate values and throw TrialPruned; any other
+/// exception (or a NaN result) fails that trial only.
+class Objective {
+ public:
+  virtual ~Objective() = default;
+  /// One value per study direction.
+  virtual std::vector<double> evaluate(TrialContext& trial) = 0;
+};
+
+/// Name and one-line description of a registered objective kind.
+struct ObjectiveInfo {
+  std::string name;  ///< YAML `kind`.
+  std::string doc;   ///< One line.
+};
+
+/// Builds the objective named by `section`'s `kind` key from its other keys. Relative paths resolve against
+/// `base_dir` (the study file's folder). Unknown kinds and keys are ConfigErrors listing the valid ones.
+std::unique_ptr<Objective> make_objective(const ConfigNode& section, const SearchSpace& space,
+                                          std::size_t n_objectives, const std::string& base_dir);
+
+/// All registered objective kinds.
+std::vector<ObjectiveInfo> objective_catalog();
+
+}  // namespace nasforge

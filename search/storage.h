@@ -1,0 +1,122 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "spaces/trial.h"
+
+namespace nasforge {
+
+/// A study as stored.
+struct StudyInfo {
+  std::int64_t study_id = -1;                   ///< Storage-wide id.
+  std::string name;                             ///< Unique name.
+  std::vector<StudyDirection> directions;       ///< One per objective.
+  std::map<std::string, Json> user_attrs;       ///< Set by users.
+  std::map<std::string, Json> system_attrs;     ///< Set by nasforge (config, n_trials target, claims, ...).
+};
+
+/// What a new trial starts with.
+struct NewTrial {
+  TrialState state = TrialState::kRunning;                ///< RUNNING (asked) or WAITING (enqueued).
+  ParamMap params;                                        ///< Parameters known at creation.
+  std::map<std::string, Distribution> distributions;      ///< Domain of each parameter in `params`.
+  std::map<std::string, Json> user_attrs;                 ///< Initial user attributes.
+  std::map<std::string, Json> system_attrs;               ///< Initial system attributes.
+  bool heartbeat = false;                                 ///< Record a first heartbeat now (RUNNING only).
+};
+
+/// Per-state trial counts of one study.
+struct TrialCounts {
+  int running = 0;   ///< RUNNING.
+  int waiting = 0;   ///< WAITING.
+  int complete = 0;  ///< COMPLETE.
+  int pruned = 0;    ///< PRUNED.
+  int failed = 0;    ///< FAIL, including retried ones.
+  int retried = 0;   ///< FAIL trials that were re-enqueued (they do not count toward n_trials).
+  /// Finished trials that count toward n_trials.
+  int finished() const { return complete + pruned + failed - retried; }
+  /// Trials that hold an n_trials slot: finished, running or waiting.
+  int slots() const { return finished() + running + waiting; }
+};
+
+/// Keys nasforge writes into trial system attributes.
+namespace attr {
+inline constexpr const char* kFailReason = "fail_reason";  ///< Why a trial failed (string).
+inline constexpr const char* kRetryOf = "retry_of";        ///< Number of the trial this one retries.
+inline constexpr const char* kRetryCount = "retry_count";  ///< How many times the original has been retried.
+inline constexpr const char* kRetriedBy = "retried_by";    ///< On a FAIL trial: number of its retry.
+}  // namespace attr
+
+/// Persistent home of studies and trials; every method is one transaction, safe to call from several
+/// processes (and threads) at once. Backends: in-memory and SQLite (PostgreSQL later), all held to one
+/// conformance suite.
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  /// Creates a study; DuplicateStudyError when the name is taken.
+  virtual std::int64_t create_study(const std::string& name, const std::vector<StudyDirection>& directions) = 0;
+  /// Deletes a study and all its trials; NotFoundError when absent.
+  virtual void delete_study(std::int64_t study_id) = 0;
+  /// Id of the study with this name, if any.
+  virtual std::optional<std::int64_t> find_study(const std::string& name) = 0;
+  /// The study; NotFoundError when absent.
+  virtual StudyInfo get_study(std::int64_t study_id) = 0;
+  /// All studies, by id.
+  virtual std::vector<StudyInfo> list_studies() = 0;
+  /// Sets (or replaces) a study user attribute.
+  virtual void set_study_user_attr(std::int64_t study_id, const std::string& key, const Json& value) = 0;
+  /// Sets (or replaces) a study system attribute.
+  virtual void set_study_system_attr(std::int64_t study_id, const std::string& key, const Json& value) = 0;
+  /// Sets a study system attribute only if it is absent; true when this call set it. Claims grid points.
+  virtual bool claim_study_key(std::int64_t study_id, const std::string& key, const Json& value) = 0;
+
+  /// Creates a trial numbered one past the study's highest number. With `max_slots`, does nothing and returns
+  /// nullopt when TrialCounts::slots() is already >= max_slots (check and insert are one transaction, so
+  /// concurrent workers never overshoot n_trials).
+  virtual std::optional<FrozenTrial> create_trial(std::int64_t study_id, const NewTrial& trial,
+                                                  std::optional<int> max_slots = std::nullopt) = 0;
+  /// Moves the lowest-numbered WAITING trial to RUNNING (with a heartbeat when `heartbeat`) and returns it.
+  virtual std::optional<FrozenTrial> pop_waiting_trial(std::int64_t study_id, bool heartbeat) = 0;
+  /// Adds parameters to a RUNNING trial; StateError when it is finished.
+  virtual void set_trial_params(std::int64_t trial_id, const ParamMap& params,
+                                const std::map<std::string, Distribution>& distributions) = 0;
+  /// Moves a RUNNING trial to COMPLETE (with `values`), PRUNED or FAIL, adding `system_attrs`. Returns false and
+  /// changes nothing when the trial is no longer RUNNING (another worker reaped it).
+  virtual bool finish_trial(std::int64_t trial_id, TrialState state, const std::vector<double>& values,
+                            const std::map<std::string, Json>& system_attrs = {}) = 0;
+  /// Fails a RUNNING trial with `reason` and, when its retry count is below `max_retry`, enqueues a WAITING copy
+  /// with the same parameters in the same transaction. Returns the copy's number, if any; nullopt also when the
+  /// trial was not RUNNING (nothing changes then).
+  virtual std::optional<int> fail_trial(std::int64_t trial_id, const std::string& reason, int max_retry) = 0;
+  /// fail_trial() for every RUNNING trial of the study whose last heartbeat is older than `grace_s` seconds;
+  /// returns the numbers of the trials it failed. Trials that never had a heartbeat are left alone.
+  virtual std::vector<int> reap_stale_trials(std::int64_t study_id, double grace_s, int max_retry) = 0;
+  /// Refreshes a RUNNING trial's heartbeat to now.
+  virtual void record_heartbeat(std::int64_t trial_id) = 0;
+  /// Records an intermediate value (replacing one at the same step); StateError when the trial is finished.
+  virtual void set_trial_intermediate_value(std::int64_t trial_id, int step, double value) = 0;
+  /// Sets a trial user attribute.
+  virtual void set_trial_user_attr(std::int64_t trial_id, const std::string& key, const Json& value) = 0;
+  /// Sets a trial system attribute.
+  virtual void set_trial_system_attr(std::int64_t trial_id, const std::string& key, const Json& value) = 0;
+  /// One trial; NotFoundError when absent.
+  virtual FrozenTrial get_trial(std::int64_t trial_id) = 0;
+  /// Trials of a study ordered by number, optionally only those in `states`.
+  virtual std::vector<FrozenTrial> get_all_trials(std::int64_t study_id,
+                                                  const std::vector<TrialState>& states = {}) = 0;
+  /// Trial counts by state.
+  virtual TrialCounts count_trials(std::int64_t study_id) = 0;
+};
+
+/// Opens a storage by URL: "memory" (this process only), "sqlite:///relative.db" or "sqlite:////absolute.db".
+/// An unknown scheme is a ValueError listing the supported ones.
+std::shared_ptr<Storage> open_storage(const std::string& url);
+
+}  // namespace nasforge

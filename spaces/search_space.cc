@@ -1,0 +1,237 @@
+#include "spaces/search_space.h"
+
+#include <algorithm>
+#include <map>
+#include <functional>
+#include <set>
+
+#include "core/error.h"
+#include "core/strings.h"
+
+namespace nasforge {
+
+namespace {
+
+const std::vector<std::string> kTypes = {"float", "int", "categorical"};
+
+struct RawParam {
+  ParamSpec spec;
+  ConfigNode node;
+  ConfigNode when_node;
+};
+
+std::vector<ConditionClause> read_when(const ConfigNode& when) {
+  std::vector<ConditionClause> clauses;
+  if (!when.defined() || when.is_null()) return clauses;
+  if (!when.is_map() || when.entries().empty()) {
+    when.fail("expected a mapping such as {optimizer: sgd} or {optimizer: [sgd, rmsprop]}, got " + when.describe());
+  }
+  for (const auto& [parent, values] : when.entries()) {
+    ConditionClause c;
+    c.parent = parent;
+    if (values.is_sequence()) {
+      for (const auto& v : values.elements()) c.values.push_back(v.as_param_value());
+      if (c.values.empty()) values.fail("the list of values is empty");
+    } else {
+      c.values.push_back(values.as_param_value());
+    }
+    clauses.push_back(std::move(c));
+  }
+  return clauses;
+}
+
+RawParam read_param(const std::string& name, const ConfigNode& node) {
+  RawParam raw;
+  raw.node = node;
+  raw.spec.name = name;
+  raw.spec.location = node.location();
+  // `x: [a, b, c]` is shorthand for a categorical.
+  if (node.is_sequence()) {
+    std::vector<ParamValue> choices;
+    for (const auto& c : node.elements()) choices.push_back(c.as_param_value());
+    if (choices.empty()) node.fail("choices must not be empty");
+    try {
+      raw.spec.distribution = Distribution::make_categorical(std::move(choices));
+    } catch (const ValueError& e) {
+      node.fail(e.what());
+    }
+    return raw;
+  }
+  SectionReader r(node);
+  if (!node.is_map()) {
+    node.fail("expected a parameter such as {type: float, low: 0, high: 1} or a list of choices, got " +
+              node.describe());
+  }
+  ConfigNode choices_node = r.child("choices", "list", "values of a categorical parameter (any YAML scalars)");
+  std::optional<std::string> type = r.optional_text("type", "float, int or categorical (implied by choices)");
+  if (!type) {
+    if (!choices_node.defined()) {
+      node.get("type").fail("is required: add type: float, type: int or type: categorical");
+    }
+    type = "categorical";
+  }
+  if (std::find(kTypes.begin(), kTypes.end(), *type) == kTypes.end()) {
+    node.get("type").fail("'" + *type + "' is not a parameter type; use one of: " + join(kTypes, ", ") +
+                          did_you_mean(*type, kTypes));
+  }
+  raw.spec.doc = r.optional_text("doc", "free text describing the parameter").value_or("");
+  raw.when_node = r.child("when", "mapping", "activate only when other parameters take given values");
+  if (*type == "categorical") {
+      r.require(choices_node.defined(), "choices", "is required for a categorical parameter");
+      if (!choices_node.is_sequence()) choices_node.fail("expected a list of values, got " + choices_node.describe());
+      std::vector<ParamValue> choices;
+      for (const auto& c : choices_node.elements()) choices.push_back(c.as_param_value());
+      if (choices.empty()) choices_node.fail("choices must not be empty");
+      try {
+        raw.spec.distribution = Distribution::make_categorical(std::move(choices));
+      } catch (const ValueError& e) {
+        choices_node.fail(e.what());
+      }
+    } else {
+      r.require(!choices_node.defined(), "choices", "is only valid with type: categorical");
+      bool log = r.flag("log", false, "sample on a log scale (low must be > 0)");
+      if (*type == "float") {
+        double low = r.number("low", std::nullopt, "lower bound");
+        double high = r.number("high", std::nullopt, "upper bound");
+        std::optional<double> step = r.optional_number("step", "grid spacing; must divide high - low");
+        // Point at the key most likely to be wrong.
+        std::string key = step ? "step" : (log && low <= 0 ? "low" : "high");
+        if (low > high) key = "low";
+        try {
+          raw.spec.distribution = Distribution::make_float(low, high, log, step);
+        } catch (const ValueError& e) {
+          node.get(key).fail(std::string(e.what()) + " (value " + node.get(key).describe() + ")");
+        }
+      } else {
+        std::int64_t low = r.integer("low", std::nullopt, "lower bound");
+        std::int64_t high = r.integer("high", std::nullopt, "upper bound");
+        std::int64_t step = r.integer("step", 1, "grid spacing; must divide high - low");
+        std::string key = step != 1 ? "step" : (log && low < 1 ? "low" : "high");
+        if (low > high) key = "low";
+        try {
+          raw.spec.distribution = Distribution::make_int(low, high, log, step);
+        } catch (const ValueError& e) {
+          node.get(key).fail(std::string(e.what()) + " (value " + node.get(key).describe() + ")");
+        }
+      }
+    }
+  r.finish();
+  raw.spec.when = read_when(raw.when_node);
+  return raw;
+}
+
+}  // namespace
+
+SearchSpace SearchSpace::from_config(const ConfigNode& node) {
+  if (!node.defined() || node.is_null()) node.fail("is required: declare at least one parameter");
+  if (!node.is_map()) node.fail("expected a mapping of parameter names, got " + node.describe());
+  std::vector<RawParam> raws;
+  for (const auto& [name, child] : node.entries()) raws.push_back(read_param(name, child));
+  if (raws.empty()) node.fail("declare at least one parameter");
+
+  std::map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < raws.size(); ++i) index[raws[i].spec.name] = i;
+  std::vector<std::string> all_names;
+  for (const auto& r : raws) all_names.push_back(r.spec.name);
+  for (const auto& r : raws) {
+    for (const auto& c : r.spec.when) {
+      if (!index.count(c.parent)) {
+        r.when_node.get(c.parent).fail("names unknown parameter '" + c.parent + "'" +
+                                       did_you_mean(c.parent, all_names) + "; parameters: " + join(all_names, ", "));
+      }
+      if (c.parent == r.spec.name) r.when_node.get(c.parent).fail("a parameter cannot depend on itself");
+    }
+  }
+  // Stable topological order: YAML order, except that a parent always precedes its children.
+  SearchSpace space;
+  std::vector<int> mark(raws.size(), 0);  // 0 new, 1 visiting, 2 done
+  std::function<void(std::size_t)> visit = [&](std::size_t i) {
+    if (mark[i] == 2) return;
+    if (mark[i] == 1) raws[i].when_node.fail("conditions form a cycle through '" + raws[i].spec.name + "'");
+    mark[i] = 1;
+    for (const auto& c : raws[i].spec.when) visit(index[c.parent]);
+    mark[i] = 2;
+    try {
+      space.add(raws[i].spec);
+    } catch (const ValueError& e) {
+      raws[i].when_node.fail(e.what());
+    }
+  };
+  for (std::size_t i = 0; i < raws.size(); ++i) visit(i);
+  return space;
+}
+
+void SearchSpace::add(ParamSpec spec) {
+  if (find(spec.name)) throw ValueError("parameter '" + spec.name + "' is declared twice");
+  for (auto& c : spec.when) {
+    const ParamSpec* parent = find(c.parent);
+    if (!parent) throw ValueError("condition names unknown parameter '" + c.parent + "'");
+    for (auto& v : c.values) {
+      try {
+        double internal = parent->distribution.to_internal(v);
+        v = parent->distribution.to_external(internal);  // normalise 1.0 vs 1 for comparisons
+      } catch (const ValueError&) {
+        throw ValueError("condition value '" + v.to_string() + "' can never be taken by '" + c.parent + "' (" +
+                         parent->distribution.describe() + ")");
+      }
+    }
+  }
+  params_.push_back(std::move(spec));
+}
+
+const ParamSpec* SearchSpace::find(const std::string& name) const {
+  for (const auto& p : params_) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+const ParamSpec& SearchSpace::at(const std::string& name) const {
+  if (const ParamSpec* p = find(name)) return *p;
+  throw NotFoundError("unknown parameter '" + name + "'" + did_you_mean(name, names()) +
+                      "; parameters: " + join(names(), ", "));
+}
+
+std::vector<std::string> SearchSpace::names() const {
+  std::vector<std::string> out;
+  for (const auto& p : params_) out.push_back(p.name);
+  return out;
+}
+
+bool SearchSpace::is_active(const ParamSpec& spec, const ParamMap& assigned) const {
+  for (const auto& c : spec.when) {
+    auto it = assigned.find(c.parent);
+    if (it == assigned.end()) return false;
+    if (std::find(c.values.begin(), c.values.end(), it->second) == c.values.end()) return false;
+  }
+  return true;
+}
+
+ParamMap SearchSpace::validate(const ParamMap& params, bool require_complete) const {
+  for (const auto& [name, value] : params) {
+    if (!find(name)) {
+      throw ValueError("unknown parameter '" + name + "'" + did_you_mean(name, names()) +
+                       "; parameters: " + join(names(), ", "));
+    }
+  }
+  ParamMap out;
+  for (const auto& spec : params_) {
+    auto it = params.find(spec.name);
+    bool active = is_active(spec, out);
+    if (it == params.end()) {
+      if (active && require_complete) throw ValueError("parameter '" + spec.name + "' is missing");
+      continue;
+    }
+    if (!active) {
+      throw ValueError("parameter '" + spec.name + "' is given but inactive: its `when` condition does not hold");
+    }
+    try {
+      out[spec.name] = spec.distribution.to_external(spec.distribution.to_internal(it->second));
+    } catch (const ValueError& e) {
+      throw ValueError("parameter '" + spec.name + "': " + e.what());
+    }
+  }
+  return out;
+}
+
+}  // namespace nasforge

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/param_value.h"
+#include "spaces/distribution.h"
+
+namespace nasforge {
+
+/// One clause of a `when:` condition: the parent parameter must take one of `values`.
+struct ConditionClause {
+  std::string parent;              ///< Name of the parameter this one depends on.
+  std::vector<ParamValue> values;  ///< Values of the parent for which this parameter is active.
+};
+
+/// One parameter of a search space.
+struct ParamSpec {
+  std::string name;                   ///< Parameter name (YAML key).
+  Distribution distribution;          ///< Its domain.
+  std::vector<ConditionClause> when;  ///< All clauses must hold for the parameter to be active; empty = always.
+  std::string doc;                    ///< Optional description from YAML `doc:`.
+  SourceLocation location;            ///< Where it was declared, for later errors.
+};
+
+/// An ordered set of parameters, parents before their conditional children.
+class SearchSpace {
+ public:
+  /// An empty space.
+  SearchSpace() = default;
+
+  /// Reads the `space:` mapping; every invalid entry is a ConfigError naming file, line, key and value.
+  static SearchSpace from_config(const ConfigNode& node);
+
+  /// Adds a parameter; throws ValueError on a duplicate name or a condition on an unknown parameter or value.
+  /// Parents must already be present (from_config orders YAML entries so that they are).
+  void add(ParamSpec spec);
+
+  /// Parameters in sampling order (every parent before its children).
+  const std::vector<ParamSpec>& params() const { return params_; }
+  /// The parameter with this name, or nullptr.
+  const ParamSpec* find(const std::string& name) const;
+  /// The parameter with this name; throws NotFoundError listing the valid names.
+  const ParamSpec& at(const std::string& name) const;
+  /// Names in sampling order.
+  std::vector<std::string> names() const;
+  /// True when there are no parameters.
+  bool empty() const { return params_.empty(); }
+
+  /// Whether `spec` is active given the values assigned so far (its parents must be assigned and match).
+  bool is_active(const ParamSpec& spec, const ParamMap& assigned) const;
+  /// Checks a full or partial assignment: known names, values in their domains, inactive parameters absent.
+  /// Integer-valued floats are normalised to the distribution's type. Throws ValueError naming the problem.
+  ParamMap validate(const ParamMap& params, bool require_complete) const;
+
+ private:
+  std::vector<ParamSpec> params_;
+};
+
+}  // namespace nasforge

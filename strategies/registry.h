@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "core/config.h"
+#include "spaces/search_space.h"
+#include "strategies/pruner.h"
+#include "strategies/sampler.h"
+
+namespace nasforge {
+
+// Factories of the registered strategies. Each declares its own option keys on `options` (the registry has
+// already declared `name` and calls finish() afterwards, so undeclared keys are rejected).
+
+/// `random`: independent uniform / log-uniform sampling.
+std::unique_ptr<Sampler> make_random_sampler(SectionReader& options, const SearchSpace& space, std::uint64_t seed,
+                                             std::size_t n_objectives);
+/// `grid`: every combination of discrete values exactly once across all workers.
+std::unique_ptr<Sampler> make_grid_sampler(SectionReader& options, const SearchSpace& space, std::uint64_t seed,
+                                           std::size_t n_objectives);
+/// `tpe`: tree-structured Parzen estimator (independent or multivariate, constant liar, multi-objective).
+std::unique_ptr<Sampler> make_tpe_sampler(SectionReader& options, const SearchSpace& space, std::uint64_t seed,
+                                          std::size_t n_objectives);
+
+/// `none`: never prunes.
+std::unique_ptr<Pruner> make_nop_pruner(SectionReader& options);
+/// `median`: prunes below the median of earlier trials at the same step.
+std::unique_ptr<Pruner> make_median_pruner(SectionReader& options);
+/// `percentile`: prunes outside the best percentile of earlier trials at the same step.
+std::unique_ptr<Pruner> make_percentile_pruner(SectionReader& options);
+/// `asha`: asynchronous successive halving.
+std::unique_ptr<Pruner> make_asha_pruner(SectionReader& options);
+/// `hyperband`: several ASHA brackets with different minimum resources.
+std::unique_ptr<Pruner> make_hyperband_pruner(SectionReader& options);
+/// `patient`: wraps another pruner and prunes only after `patience` steps without improvement.
+std::unique_ptr<Pruner> make_patient_pruner(SectionReader& options);
+
+}  // namespace nasforge

@@ -1,6 +1,7 @@
 #include "core/config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -146,6 +147,34 @@ std::string ConfigNode::as_string() const {
   return node_.Scalar();
 }
 
+namespace {
+
+// YAML 1.2 core-schema floats: decimal digits with optional fraction and exponent, or .inf / .nan. parse_double
+// alone would also take words such as "inf", "nan" or "0x10", which YAML reads as strings.
+bool is_yaml_float(const std::string& s) {
+  static const std::set<std::string> kSpecial = {".inf", "+.inf", "-.inf", ".Inf", "+.Inf", "-.Inf", ".INF",
+                                                 "+.INF", "-.INF", ".nan", ".NaN", ".NAN"};
+  if (kSpecial.count(s)) return true;
+  std::size_t i = (!s.empty() && (s[0] == '+' || s[0] == '-')) ? 1 : 0;
+  std::size_t digits = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++digits;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    std::size_t exp_digits = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++exp_digits;
+    if (exp_digits == 0) return false;
+  }
+  return i == s.size();
+}
+
+}  // namespace
+
 ParamValue ConfigNode::as_param_value() const {
   if (node_.IsNull()) return {};
   if (!node_.IsScalar()) fail("expected a single value (string, number, bool or null), got " + describe());
@@ -155,7 +184,9 @@ ParamValue ConfigNode::as_param_value() const {
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
   if (auto i = parse_int(s)) return static_cast<std::int64_t>(*i);
-  if (auto d = parse_double(s)) return *d;
+  if (is_yaml_float(s)) {
+    if (auto d = parse_double(s)) return *d;
+  }
   return s;
 }
 

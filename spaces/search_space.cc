@@ -57,11 +57,11 @@ RawParam read_param(const std::string& name, const ConfigNode& node) {
     }
     return raw;
   }
-  SectionReader r(node);
   if (!node.is_map()) {
     node.fail("expected a parameter such as {type: float, low: 0, high: 1} or a list of choices, got " +
               node.describe());
   }
+  SectionReader r(node);
   ConfigNode choices_node = r.child("choices", "list", "values of a categorical parameter (any YAML scalars)");
   std::optional<std::string> type = r.optional_text("type", "float, int or categorical (implied by choices)");
   if (!type) {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages nasforge needs to build, test and benchmark. Run as root.
+set -euo pipefail
+packages=(
+  cmake ninja-build g++ ccache pkg-config git
+  libyaml-cpp-dev libsqlite3-dev libeigen3-dev libboost-dev zlib1g-dev
+  nlohmann-json3-dev libfmt-dev libcli11-dev
+  libgtest-dev libgmock-dev
+  sqlite3 python3
+)
+if [ "${NASFORGE_WITH_PEERS:-0}" = 1 ]; then
+  packages+=(python3-optuna)  # only the benchmarks compare against Optuna
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "nasforge: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "nasforge: all build dependencies are installed"
+fi

@@ -1,0 +1,665 @@
+#include "search/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/strings.h"
+#include "evaluators/objective.h"
+#include "search/report.h"
+#include "search/runner.h"
+#include "search/study.h"
+#include "search/study_config.h"
+#include "strategies/pruner.h"
+#include "strategies/sampler.h"
+
+namespace nasforge {
+
+namespace {
+
+constexpr const char* kDescription =
+    "nasforge: hyperparameter and neural architecture search.\n"
+    "Describe a study in YAML (space, strategy, pruner, objective), run it, resume it after a stop or crash,\n"
+    "and query the results. Every trial is stored (SQLite by default). Exit codes: 0 ok, 2 bad input or usage,\n"
+    "1 runtime failure, 130 interrupted.";
+
+/// Values of the options shared by several commands.
+struct CommonArgs {
+  std::string storage;
+  std::string study;
+  std::string format = "table";
+  std::optional<int> n_trials;
+  std::optional<double> timeout_s;
+  int workers = 1;
+  int worker_index = 0;
+  bool quiet = false;
+};
+
+/// Everything needed to run trials of a stored study in this process.
+struct LoadedStudy {
+  StudyConfig config;
+  std::unique_ptr<Study> study;
+  std::unique_ptr<Objective> objective;
+  std::optional<int> n_trials;
+};
+
+std::uint64_t stored_seed(const StudyInfo& info) {
+  auto it = info.system_attrs.find(study_attr::kSeed);
+  return it == info.system_attrs.end() ? 0 : it->second.get<std::uint64_t>();
+}
+
+StudyConfig stored_config(const StudyInfo& info) {
+  auto it = info.system_attrs.find(study_attr::kConfig);
+  if (it == info.system_attrs.end()) {
+    throw ValueError("study '" + info.name + "' has no stored configuration (it was not created from a study file), "
+                     "so it cannot be run or resumed here; drive it with 'nasforge ask' / 'nasforge tell'");
+  }
+  auto path = info.system_attrs.count(study_attr::kConfigPath)
+                  ? info.system_attrs.at(study_attr::kConfigPath).get<std::string>()
+                  : std::string("<stored config>");
+  auto base = info.system_attrs.count(study_attr::kBaseDir)
+                  ? info.system_attrs.at(study_attr::kBaseDir).get<std::string>()
+                  : std::string(".");
+  StudyConfig cfg = parse_study_config(it->second.get<std::string>(), path, base);
+  cfg.path = path;
+  return cfg;
+}
+
+/// Rebuilds space, sampler, pruner and objective of a stored study for worker `worker_index`.
+LoadedStudy open_study(const std::shared_ptr<Storage>& storage, const std::string& name, int worker_index,
+                       bool need_objective) {
+  LoadedStudy ls;
+  ls.study = std::make_unique<Study>(Study::load(storage, name));
+  StudyInfo info = storage->get_study(ls.study->id());
+  ls.config = stored_config(info);
+  std::uint64_t seed = stored_seed(info);
+  // A fresh stream per worker and per resumption, so a resumed random search does not replay its first run;
+  // a fresh single-worker run still depends on the seed alone.
+  std::uint64_t existing = static_cast<std::uint64_t>(storage->count_trials(ls.study->id()).slots());
+  std::uint64_t sampler_seed = seed;
+  if (worker_index > 0) sampler_seed = mix_seed(sampler_seed, static_cast<std::uint64_t>(worker_index));
+  if (existing > 0) sampler_seed = mix_seed(sampler_seed, existing + 0x5eed);
+  ls.study->set_space(ls.config.space);
+  ls.study->set_sampler(make_sampler(ls.config.strategy(), ls.config.space, sampler_seed, info.directions.size()));
+  ls.study->set_pruner(make_pruner(ls.config.pruner()));
+  StudyOptions options;
+  options.with_seed(seed)
+      .with_worker(worker_index)
+      .with_max_retry(ls.config.max_retry)
+      .with_heartbeat(ls.config.heartbeat_interval_s, ls.config.grace_period_s);
+  options.stop_flag = &install_stop_handlers();
+  ls.study->set_options(options);
+  if (need_objective) {
+    if (!ls.config.has_objective()) {
+      throw ValueError("study '" + name + "' has no objective: section, so it can only be driven with "
+                       "'nasforge ask' / 'nasforge tell'");
+    }
+    ls.objective = make_objective(ls.config.objective(), ls.config.space, info.directions.size(), ls.config.base_dir);
+  }
+  auto nt = info.system_attrs.find(study_attr::kNTrials);
+  if (nt != info.system_attrs.end() && nt->second.is_number_integer()) ls.n_trials = nt->second.get<int>();
+  return ls;
+}
+
+std::string fmt_seconds(double s) {
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+  } else {
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  }
+  return buf;
+}
+
+/// Progress on stderr: one rewritten line on a terminal, one line per finished trial otherwise.
+class Progress {
+ public:
+  Progress(Study& study, std::optional<int> n_trials, bool quiet)
+      : study_(study), n_trials_(n_trials), quiet_(quiet), tty_(isatty(fileno(stderr)) != 0),
+        start_(std::chrono::steady_clock::now()) {}
+
+  void trial_finished(const FrozenTrial& t) {
+    if (quiet_) return;
+    if (tty_) {
+      status_line();
+      return;
+    }
+    std::string what = std::string("trial ") + std::to_string(t.number) + " " + to_string(t.state);
+    if (t.state == TrialState::kComplete) what += " value " + format_values(t.values);
+    if (t.state == TrialState::kPruned && t.last_step()) what += " at step " + std::to_string(*t.last_step());
+    if (t.state == TrialState::kFail) {
+      auto r = t.system_attrs.find(attr::kFailReason);
+      if (r != t.system_attrs.end()) what += " (" + first_line(r->second.get<std::string>()) + ")";
+    }
+    std::cerr << what << " [" << format_params(t.params) << "] | " << summary_text() << std::endl;
+  }
+
+  void status_line() {
+    if (quiet_ || !tty_) return;
+    std::cerr << "\r\033[K" << summary_text() << std::flush;
+  }
+
+  void finish() {
+    if (!quiet_ && tty_) std::cerr << "\r\033[K" << summary_text() << std::endl;
+  }
+
+  std::string summary_text() {
+    TrialCounts c = study_.counts();
+    std::string s = std::to_string(c.finished());
+    if (n_trials_) s += "/" + std::to_string(*n_trials_);
+    s += " finished";
+    if (c.running) s += ", " + std::to_string(c.running) + " running";
+    if (c.pruned) s += ", " + std::to_string(c.pruned) + " pruned";
+    if (c.failed) s += ", " + std::to_string(c.failed) + " failed";
+    s += " | " + fmt_seconds(elapsed());
+    auto best = study_.best_trials();
+    if (study_.directions().size() == 1 && !best.empty()) {
+      s += " | best " + format_values(best[0].values) + " (trial " + std::to_string(best[0].number) + ")";
+    } else if (!best.empty()) {
+      s += " | Pareto front " + std::to_string(best.size());
+    }
+    return s;
+  }
+
+  double elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  static std::string first_line(const std::string& s) {
+    std::string line = s.substr(0, s.find('\n'));
+    return line.size() > 160 ? line.substr(0, 157) + "..." : line;
+  }
+
+  Study& study_;
+  std::optional<int> n_trials_;
+  bool quiet_;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+void print_result(Study& study, const std::string& storage_url, double elapsed_s) {
+  TrialCounts c = study.counts();
+  std::cout << "Study '" << study.name() << "' (" << storage_url << "): " << c.finished() << " finished ("
+            << c.complete << " complete, " << c.pruned << " pruned, " << c.failed - c.retried << " failed";
+  if (c.retried) std::cout << ", " << c.retried << " failed and retried";
+  std::cout << ")";
+  if (c.running || c.waiting) std::cout << ", " << c.running << " running, " << c.waiting << " waiting";
+  std::cout << "; this run took " << fmt_seconds(elapsed_s) << "\n";
+  auto best = study.best_trials();
+  if (best.empty()) {
+    std::cout << "No trial has completed yet.\n";
+    return;
+  }
+  if (study.directions().size() == 1) {
+    const FrozenTrial& b = best[0];
+    std::cout << "Best trial " << b.number << ": value " << format_values(b.values) << "\n";
+    for (const auto& [k, v] : b.params) std::cout << "  " << k << " = " << v.to_string() << "\n";
+    return;
+  }
+  std::cout << "Pareto front: " << best.size() << " trial(s)\n";
+  for (std::size_t i = 0; i < best.size() && i < 10; ++i) {
+    std::cout << "  trial " << best[i].number << ": values " << format_values(best[i].values) << " ["
+              << format_params(best[i].params) << "]\n";
+  }
+  if (best.size() > 10) std::cout << "  ... (nasforge best lists them all)\n";
+}
+
+/// Runs trials in this process until the study's target, the timeout or Ctrl-C.
+RunSummary run_in_process(LoadedStudy& ls, const CommonArgs& args, Progress* progress) {
+  RunOptions ro;
+  ro.n_trials = ls.n_trials;
+  ro.timeout_s = args.timeout_s;
+  if (progress) ro.on_trial_finished = [progress](const FrozenTrial& t) { progress->trial_finished(t); };
+  return optimize(*ls.study, *ls.objective, ro);
+}
+
+/// Runs `workers` child processes of this executable (`nasforge worker`) and shows their combined progress.
+/// Children get their own process group, so a terminal's Ctrl-C reaches only us and we forward it once.
+RunSummary run_workers(Study& study, const std::string& storage_url, const CommonArgs& args, Progress& progress) {
+  std::vector<pid_t> pids;
+  for (int k = 0; k < args.workers; ++k) {
+    std::vector<std::string> argv_s = {"nasforge", "worker", "--storage", storage_url, "--study", study.name(),
+                                       "--worker-index", std::to_string(k), "--quiet"};
+    if (args.timeout_s) {
+      argv_s.push_back("--timeout");
+      argv_s.push_back(format_double(*args.timeout_s));
+    }
+    pid_t pid = fork();
+    if (pid < 0) throw Error(std::string("cannot start a worker process: ") + std::strerror(errno));
+    if (pid == 0) {
+      setpgid(0, 0);
+      std::vector<char*> argv;
+      for (auto& s : argv_s) argv.push_back(s.data());
+      argv.push_back(nullptr);
+      execv("/proc/self/exe", argv.data());
+      std::perror("nasforge: cannot start worker");
+      _exit(1);
+    }
+    setpgid(pid, pid);
+    pids.push_back(pid);
+  }
+  RunSummary summary;
+  bool forwarded = false;
+  std::vector<int> codes;
+  std::size_t alive = pids.size();
+  std::vector<bool> done(pids.size(), false);
+  while (alive > 0) {
+    if (stop_requested() && !forwarded) {
+      for (std::size_t i = 0; i < pids.size(); ++i) {
+        if (!done[i]) kill(pids[i], SIGINT);
+      }
+      forwarded = true;
+    }
+    for (std::size_t i = 0; i < pids.size(); ++i) {
+      if (done[i]) continue;
+      int status = 0;
+      pid_t r = waitpid(pids[i], &status, WNOHANG);
+      if (r == pids[i]) {
+        done[i] = true;
+        --alive;
+        codes.push_back(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+      }
+    }
+    progress.status_line();
+    if (alive > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  summary.elapsed_s = progress.elapsed();
+  for (int code : codes) {
+    if (code == 130) summary.interrupted = true;
+  }
+  for (int code : codes) {
+    if (code != 0 && code != 130) {
+      throw Error(std::to_string(std::count_if(codes.begin(), codes.end(), [](int c) { return c != 0 && c != 130; })) +
+                  " of " + std::to_string(codes.size()) + " worker processes failed (exit code " +
+                  std::to_string(code) + "); the study is intact, see their messages above");
+    }
+  }
+  return summary;
+}
+
+void finish_run(LoadedStudy& ls, const std::string& url, const CommonArgs& args) {
+  Progress progress(*ls.study, ls.n_trials, args.quiet);
+  RunSummary summary = args.workers > 1 ? run_workers(*ls.study, url, args, progress)
+                                        : run_in_process(ls, args, &progress);
+  progress.finish();
+  if (summary.exhausted && !args.quiet) std::cerr << "The search space is exhausted: every point was tried.\n";
+  if (summary.timed_out && !args.quiet) std::cerr << "Stopped after the timeout of " << fmt_seconds(*args.timeout_s) << ".\n";
+  print_result(*ls.study, url, summary.elapsed_s);
+  if (summary.interrupted) {
+    throw Interrupted("stopped by the user; the study is saved. Continue with: nasforge resume --storage " + url +
+                      " --study " + ls.study->name());
+  }
+}
+
+std::shared_ptr<Storage> open_storage_arg(const std::string& url) {
+  if (url.empty()) throw UsageError("--storage URL is required (e.g. --storage sqlite:///study.db)");
+  return open_storage(url);
+}
+
+int cmd_run(const std::string& file, CommonArgs args) {
+  StudyConfig cfg = load_study_config(file);
+  if (!args.study.empty()) cfg.name = args.study;
+  std::string url = args.storage.empty() ? cfg.storage_url : args.storage;
+  if (args.n_trials) cfg.n_trials = args.n_trials;
+  if (!args.timeout_s) args.timeout_s = cfg.timeout_s;
+  check(args.workers >= 1 && args.workers <= 256, "--workers must be between 1 and 256, got " +
+                                                      std::to_string(args.workers));
+  auto storage = open_storage_arg(url);
+
+  if (auto existing = storage->find_study(cfg.name)) {
+    StudyInfo info = storage->get_study(*existing);
+    auto stored = info.system_attrs.find(study_attr::kConfig);
+    if (stored == info.system_attrs.end() || stored->second.get<std::string>() != cfg.text) {
+      throw ValueError("study '" + cfg.name + "' already exists in " + url +
+                       " with a different configuration. Continue it with 'nasforge resume --storage " + url +
+                       " --study " + cfg.name + "', choose another name with --study, or remove it with "
+                       "'nasforge delete --storage " + url + " --study " + cfg.name + " --yes'");
+    }
+    if (!args.quiet) std::cerr << "Study '" << cfg.name << "' exists with this configuration; continuing it.\n";
+    if (args.n_trials) storage->set_study_system_attr(*existing, study_attr::kNTrials, *args.n_trials);
+  } else {
+    std::uint64_t seed;
+    if (cfg.seed) {
+      seed = *cfg.seed;
+    } else {
+      seed = std::random_device{}() & 0x7fffffffULL;
+      if (!args.quiet) std::cerr << "seed " << seed << " (drawn at random; set study.seed to fix it)\n";
+    }
+    Study study = Study::create(storage, cfg.name, cfg.directions);
+    storage->set_study_system_attr(study.id(), study_attr::kConfig, cfg.text);
+    storage->set_study_system_attr(study.id(), study_attr::kConfigPath, cfg.path);
+    storage->set_study_system_attr(study.id(), study_attr::kBaseDir, cfg.base_dir);
+    storage->set_study_system_attr(study.id(), study_attr::kSeed, seed);
+    storage->set_study_system_attr(study.id(), study_attr::kNTrials,
+                                   cfg.n_trials ? Json(*cfg.n_trials) : Json(nullptr));
+    study.set_space(cfg.space);
+    for (const auto& params : cfg.enqueue) study.enqueue(params);
+  }
+  if (!cfg.has_objective()) {
+    if (!args.quiet) std::cerr << "No objective: section; the study is created for 'nasforge ask' / 'nasforge tell'.\n";
+    return 0;
+  }
+  LoadedStudy ls = open_study(storage, cfg.name, 0, /*need_objective=*/args.workers == 1);
+  if (!args.quiet) {
+    std::cerr << "Running study '" << cfg.name << "' in " << url;
+    if (ls.n_trials) std::cerr << " until " << *ls.n_trials << " trials have finished";
+    if (args.workers > 1) std::cerr << " with " << args.workers << " worker processes";
+    std::cerr << "\n";
+  }
+  if (args.workers > 1) storage.reset();  // children open their own connections
+  finish_run(ls, url, args);
+  return 0;
+}
+
+int cmd_resume(CommonArgs args) {
+  if (args.study.empty()) throw UsageError("--study NAME is required");
+  auto storage = open_storage_arg(args.storage);
+  Study study = Study::load(storage, args.study);
+  if (args.n_trials) storage->set_study_system_attr(study.id(), study_attr::kNTrials, *args.n_trials);
+  LoadedStudy ls = open_study(storage, args.study, 0, /*need_objective=*/args.workers == 1);
+  if (!args.timeout_s) args.timeout_s = ls.config.timeout_s;
+  TrialCounts c = storage->count_trials(study.id());
+  if (!args.quiet) {
+    std::cerr << "Resuming study '" << args.study << "': " << c.finished() << " finished, " << c.waiting
+              << " waiting";
+    if (c.running) std::cerr << ", " << c.running << " running (stale ones are failed after the grace period)";
+    if (ls.n_trials) std::cerr << "; target " << *ls.n_trials;
+    std::cerr << "\n";
+  }
+  finish_run(ls, args.storage, args);
+  return 0;
+}
+
+int cmd_worker(CommonArgs args) {
+  if (args.study.empty()) throw UsageError("--study NAME is required");
+  auto storage = open_storage_arg(args.storage);
+  LoadedStudy ls = open_study(storage, args.study, args.worker_index, true);
+  if (args.n_trials) ls.n_trials = args.n_trials;
+  if (!args.timeout_s) args.timeout_s = ls.config.timeout_s;
+  Progress progress(*ls.study, ls.n_trials, args.quiet);
+  RunSummary s = run_in_process(ls, args, &progress);
+  progress.finish();
+  if (s.interrupted) throw Interrupted("worker " + std::to_string(args.worker_index) + " stopped by the user");
+  return 0;
+}
+
+int cmd_studies(const CommonArgs& args) {
+  OutputFormat format = parse_format(args.format);
+  auto storage = open_storage_arg(args.storage);
+  std::vector<StudyInfo> studies = storage->list_studies();
+  std::vector<TrialCounts> counts;
+  std::vector<std::vector<FrozenTrial>> bests;
+  for (const auto& s : studies) {
+    counts.push_back(storage->count_trials(s.study_id));
+    bests.push_back(pareto_front(storage->get_all_trials(s.study_id, {TrialState::kComplete}), s.directions));
+  }
+  write_studies(std::cout, studies, counts, bests, format);
+  return 0;
+}
+
+int cmd_trials(const CommonArgs& args, const std::vector<std::string>& state_names) {
+  OutputFormat format = parse_format(args.format);
+  if (args.study.empty()) throw UsageError("--study NAME is required");
+  std::vector<TrialState> states;
+  for (const auto& s : state_names) {
+    std::string upper = s;
+    std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+    states.push_back(parse_trial_state(upper));
+  }
+  auto storage = open_storage_arg(args.storage);
+  Study study = Study::load(storage, args.study);
+  write_trials(std::cout, study.trials(states), study.directions(), format);
+  return 0;
+}
+
+int cmd_best(const CommonArgs& args, int top) {
+  OutputFormat format = parse_format(args.format);
+  if (args.study.empty()) throw UsageError("--study NAME is required");
+  check(top >= 1, "--top must be >= 1, got " + std::to_string(top));
+  auto storage = open_storage_arg(args.storage);
+  Study study = Study::load(storage, args.study);
+  std::vector<FrozenTrial> out;
+  if (study.directions().size() == 1) {
+    out = study.trials({TrialState::kComplete});
+    bool minimize = study.directions()[0] == StudyDirection::kMinimize;
+    std::stable_sort(out.begin(), out.end(), [minimize](const FrozenTrial& a, const FrozenTrial& b) {
+      return minimize ? a.values[0] < b.values[0] : a.values[0] > b.values[0];
+    });
+    if (static_cast<int>(out.size()) > top) out.resize(static_cast<std::size_t>(top));
+  } else {
+    out = study.best_trials();  // the whole Pareto set: --top does not rank incomparable trials
+  }
+  if (out.empty() && format == OutputFormat::kTable) {
+    std::cout << "No completed trial in study '" << args.study << "' yet.\n";
+    return 0;
+  }
+  write_trials(std::cout, out, study.directions(), format);
+  return 0;
+}
+
+int cmd_delete(const CommonArgs& args, bool yes) {
+  if (args.study.empty()) throw UsageError("--study NAME is required");
+  auto storage = open_storage_arg(args.storage);
+  Study study = Study::load(storage, args.study);
+  if (!yes) {
+    throw UsageError("deleting study '" + args.study + "' and its " +
+                     std::to_string(storage->count_trials(study.id()).slots()) +
+                     " trials cannot be undone; add --yes to confirm");
+  }
+  storage->delete_study(study.id());
+  std::cout << "Deleted study '" << args.study << "'.\n";
+  return 0;
+}
+
+int cmd_create(const std::string& file, CommonArgs args) {
+  StudyConfig cfg = load_study_config(file);
+  if (!args.study.empty()) cfg.name = args.study;
+  std::string url = args.storage.empty() ? cfg.storage_url : args.storage;
+  auto storage = open_storage_arg(url);
+  if (storage->find_study(cfg.name)) {
+    throw DuplicateStudyError("study '" + cfg.name + "' already exists in " + url);
+  }
+  std::uint64_t seed = cfg.seed ? *cfg.seed : (std::random_device{}() & 0x7fffffffULL);
+  Study study = Study::create(storage, cfg.name, cfg.directions);
+  storage->set_study_system_attr(study.id(), study_attr::kConfig, cfg.text);
+  storage->set_study_system_attr(study.id(), study_attr::kConfigPath, cfg.path);
+  storage->set_study_system_attr(study.id(), study_attr::kBaseDir, cfg.base_dir);
+  storage->set_study_system_attr(study.id(), study_attr::kSeed, seed);
+  storage->set_study_system_attr(study.id(), study_attr::kNTrials, cfg.n_trials ? Json(*cfg.n_trials) : Json(nullptr));
+  study.set_space(cfg.space);
+  for (const auto& params : cfg.enqueue) study.enqueue(params);
+  std::cout << "Created study '" << cfg.name << "' in " << url << ".\n";
+  return 0;
+}
+
+int cmd_ask(const CommonArgs& args) {
+  if (args.study.empty()) throw UsageError("--study NAME is required");
+  auto storage = open_storage_arg(args.storage);
+  LoadedStudy ls = open_study(storage, args.study, args.worker_index, false);
+  // Slots are not limited here: an external loop decides itself when to stop.
+  std::optional<Trial> trial = ls.study->ask();
+  Json out{{"number", trial->number()}, {"params", Json::object()}};
+  for (const auto& [k, v] : trial->params()) out["params"][k] = v.to_json();
+  std::cout << out.dump() << "\n";
+  return 0;
+}
+
+int cmd_tell(const CommonArgs& args, int number, const std::vector<double>& values, const std::string& state_name,
+             const std::string& reason) {
+  if (args.study.empty()) throw UsageError("--study NAME is required");
+  if (number < 0) throw UsageError("--trial NUMBER is required");
+  if (values.empty() == state_name.empty()) {
+    throw UsageError("give either --values V [V ...] (COMPLETE) or --state pruned|fail");
+  }
+  auto storage = open_storage_arg(args.storage);
+  Study study = Study::load(storage, args.study);
+  std::optional<FrozenTrial> found;
+  for (auto& t : study.trials()) {
+    if (t.number == number) found = t;
+  }
+  if (!found) throw NotFoundError("study '" + args.study + "' has no trial number " + std::to_string(number));
+  if (found->state != TrialState::kRunning) {
+    throw ValueError("trial " + std::to_string(number) + " is " + to_string(found->state) +
+                     ", not RUNNING; only running trials can be told");
+  }
+  Trial trial(study, *found);
+  TrialState final_state;
+  if (!values.empty()) {
+    final_state = study.tell(trial, values);
+  } else {
+    std::string upper = state_name;
+    std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+    TrialState st = parse_trial_state(upper);
+    final_state = study.tell(trial, st, reason);
+  }
+  std::cout << "Trial " << number << " is " << to_string(final_state) << ".\n";
+  return 0;
+}
+
+int cmd_validate(const std::string& file) {
+  StudyConfig cfg = load_study_config(file);
+  std::cout << file << ": OK: study '" << cfg.name << "', " << cfg.space.params().size() << " parameter(s), "
+            << cfg.directions.size() << " objective(s)\n";
+  return 0;
+}
+
+void add_storage(CLI::App* cmd, CommonArgs& a, bool required) {
+  auto* opt = cmd->add_option("--storage", a.storage, "storage URL: sqlite:///relative.db, sqlite:////abs/path.db");
+  if (required) opt->required();
+}
+
+void add_format(CLI::App* cmd, CommonArgs& a) {
+  cmd->add_option("--format", a.format, "output format")->check(CLI::IsMember({"table", "json", "csv"}))
+      ->default_str("table");
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{kDescription, "nasforge"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "nasforge 0.1.0");
+  app.footer("Examples:\n"
+             "  nasforge run configs/quickstart_branin.yaml\n"
+             "  nasforge trials --storage sqlite:///quickstart.db --study branin-tpe --format json\n"
+             "  nasforge best --storage sqlite:///quickstart.db --study branin-tpe --top 5\n"
+             "Run 'nasforge COMMAND --help' for a command's options.");
+  CommonArgs a;
+  int top = 1;
+  bool yes = false;
+  int trial_number = -1;
+  std::vector<double> values;
+  std::string state_name, reason, file;
+  std::vector<std::string> states;
+
+  auto* run = app.add_subcommand("run", "create a study from a YAML file and run it (continues it if it exists "
+                                        "with the same file)");
+  run->add_option("STUDY_YAML", file, "study file")->required()->check(CLI::ExistingFile);
+  add_storage(run, a, false);
+  run->add_option("--study", a.study, "study name (overrides study.name)");
+  run->add_option("--n-trials", a.n_trials, "target number of finished trials (overrides study.n_trials)")
+      ->check(CLI::Range(1, 100000000));
+  run->add_option("--timeout", a.timeout_s, "stop starting trials after S seconds")->check(CLI::PositiveNumber);
+  run->add_option("--workers", a.workers, "worker processes sharing the study (default 1)")->check(CLI::Range(1, 256));
+  run->add_flag("--quiet,-q", a.quiet, "no progress output");
+
+  auto* resume = app.add_subcommand("resume", "continue a stored study after a stop or crash");
+  add_storage(resume, a, true);
+  resume->add_option("--study", a.study, "study name")->required();
+  resume->add_option("--n-trials", a.n_trials, "new target number of finished trials")->check(CLI::Range(1, 100000000));
+  resume->add_option("--timeout", a.timeout_s, "stop starting trials after S seconds")->check(CLI::PositiveNumber);
+  resume->add_option("--workers", a.workers, "worker processes (default 1)")->check(CLI::Range(1, 256));
+  resume->add_flag("--quiet,-q", a.quiet, "no progress output");
+
+  auto* worker = app.add_subcommand("worker", "run trials of a stored study until its target (start any number, "
+                                              "on any machine sharing the storage)");
+  add_storage(worker, a, true);
+  worker->add_option("--study", a.study, "study name")->required();
+  worker->add_option("--n-trials", a.n_trials, "target number of finished trials")->check(CLI::Range(1, 100000000));
+  worker->add_option("--timeout", a.timeout_s, "stop starting trials after S seconds")->check(CLI::PositiveNumber);
+  worker->add_option("--worker-index", a.worker_index, "distinct per worker; seeds its own sampler stream")
+      ->check(CLI::NonNegativeNumber);
+  worker->add_flag("--quiet,-q", a.quiet, "no progress output");
+
+  auto* create = app.add_subcommand("create", "create a study from a YAML file without running it (for ask/tell)");
+  create->add_option("STUDY_YAML", file, "study file")->required()->check(CLI::ExistingFile);
+  add_storage(create, a, false);
+  create->add_option("--study", a.study, "study name (overrides study.name)");
+
+  auto* validate = app.add_subcommand("validate", "check a study file and report the first problem");
+  validate->add_option("STUDY_YAML", file, "study file")->required()->check(CLI::ExistingFile);
+
+  auto* studies = app.add_subcommand("studies", "list the studies in a storage");
+  add_storage(studies, a, true);
+  add_format(studies, a);
+
+  auto* trials = app.add_subcommand("trials", "list the trials of a study");
+  add_storage(trials, a, true);
+  trials->add_option("--study", a.study, "study name")->required();
+  trials->add_option("--state", states, "only these states (complete, pruned, fail, running, waiting)");
+  add_format(trials, a);
+
+  auto* best = app.add_subcommand("best", "the best trial(s): top K by value, or the Pareto set for several "
+                                          "objectives");
+  add_storage(best, a, true);
+  best->add_option("--study", a.study, "study name")->required();
+  best->add_option("--top", top, "how many (single objective)")->check(CLI::PositiveNumber);
+  add_format(best, a);
+
+  auto* del = app.add_subcommand("delete", "delete a study and all its trials");
+  add_storage(del, a, true);
+  del->add_option("--study", a.study, "study name")->required();
+  del->add_flag("--yes", yes, "confirm");
+
+  auto* ask = app.add_subcommand("ask", "start a trial of a stored study and print {number, params} as JSON");
+  add_storage(ask, a, true);
+  ask->add_option("--study", a.study, "study name")->required();
+
+  auto* tell = app.add_subcommand("tell", "finish a trial started with ask");
+  add_storage(tell, a, true);
+  tell->add_option("--study", a.study, "study name")->required();
+  tell->add_option("--trial", trial_number, "trial number printed by ask")->required();
+  tell->add_option("--values", values, "objective value(s): COMPLETE");
+  tell->add_option("--state", state_name, "pruned or fail instead of values")
+      ->check(CLI::IsMember({"pruned", "fail", "PRUNED", "FAIL"}));
+  tell->add_option("--reason", reason, "why it failed (with --state fail)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    throw UsageError(e.what());
+  }
+
+  if (*run) return cmd_run(file, a);
+  if (*resume) return cmd_resume(a);
+  if (*worker) return cmd_worker(a);
+  if (*create) return cmd_create(file, a);
+  if (*validate) return cmd_validate(file);
+  if (*studies) return cmd_studies(a);
+  if (*trials) return cmd_trials(a, states);
+  if (*best) return cmd_best(a, top);
+  if (*del) return cmd_delete(a, yes);
+  if (*ask) return cmd_ask(a);
+  if (*tell) return cmd_tell(a, trial_number, values, state_name, reason);
+  return 0;
+}
+
+}  // namespace nasforge

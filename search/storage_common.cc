@@ -1,0 +1,93 @@
+#include "search/storage_common.h"
+
+#include "core/error.h"
+
+namespace nasforge::storage_detail {
+
+Clock::time_point now() {
+  return from_micros(to_micros(Clock::now()));
+}
+
+std::int64_t to_micros(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+Clock::time_point from_micros(std::int64_t us) {
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::microseconds(us)));
+}
+
+CanonicalParams canonical_params(const ParamMap& params, const std::map<std::string, Distribution>& distributions) {
+  CanonicalParams out;
+  for (const auto& [name, value] : params) {
+    auto d = distributions.find(name);
+    if (d == distributions.end()) {
+      throw ValueError("parameter '" + name + "' = '" + value.to_string() +
+                       "' has no distribution; every stored parameter needs its domain");
+    }
+    double internal;
+    try {
+      internal = d->second.to_internal(value);
+    } catch (const ValueError& e) {
+      throw ValueError("parameter '" + name + "': " + e.what());
+    }
+    out.params[name] = d->second.to_external(internal);
+    out.distributions.emplace(name, d->second);
+    out.internal[name] = internal;
+  }
+  return out;
+}
+
+void check_new_trial_state(TrialState state) {
+  if (state != TrialState::kRunning && state != TrialState::kWaiting) {
+    throw ValueError(std::string("a new trial must start RUNNING or WAITING, got ") + to_string(state));
+  }
+}
+
+void check_finish(TrialState state, const std::vector<double>& values, std::size_t n_objectives) {
+  if (!is_finished(state)) {
+    throw ValueError(std::string("finish_trial needs COMPLETE, PRUNED or FAIL, got ") + to_string(state));
+  }
+  if (state == TrialState::kComplete && values.size() != n_objectives) {
+    throw ValueError("a COMPLETE trial needs one value per objective: the study has " + std::to_string(n_objectives) +
+                     " objective(s), got " + std::to_string(values.size()) + " value(s)");
+  }
+}
+
+void check_grace(double grace_s) {
+  check(grace_s >= 0, "the heartbeat grace period must be >= 0 seconds, got " + std::to_string(grace_s));
+}
+
+void check_new_study(const std::string& name, const std::vector<StudyDirection>& directions) {
+  check(!name.empty(), "a study name must not be empty");
+  check(!directions.empty(), "study '" + name + "' needs at least one direction");
+}
+
+int retry_count(const std::map<std::string, Json>& system_attrs) {
+  auto it = system_attrs.find(attr::kRetryCount);
+  if (it == system_attrs.end() || !it->second.is_number_integer()) return 0;
+  return it->second.get<int>();
+}
+
+int retry_root(const std::map<std::string, Json>& system_attrs, int number) {
+  auto it = system_attrs.find(attr::kRetryOf);
+  if (it == system_attrs.end() || !it->second.is_number_integer()) return number;
+  return it->second.get<int>();
+}
+
+bool is_retried(const FrozenTrial& trial) {
+  return trial.state == TrialState::kFail && trial.system_attrs.count(attr::kRetriedBy) > 0;
+}
+
+std::string dump_json(const Json& value) {
+  try {
+    return value.dump();
+  } catch (const Json::exception& e) {
+    throw ValueError(std::string("attribute value cannot be stored as JSON: ") + e.what());
+  }
+}
+
+std::string describe_trial(std::int64_t trial_id, int number) {
+  return "trial #" + std::to_string(number) + " (id " + std::to_string(trial_id) + ")";
+}
+
+}  // namespace nasforge::storage_detail

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "search/storage.h"
+#include "spaces/trial.h"
+
+// Helpers shared by the storage backends so that they validate and normalize inputs identically; the
+// conformance suite holds every backend to the same observable behaviour.
+namespace nasforge::storage_detail {
+
+/// The current time, truncated to the microseconds every backend can store.
+Clock::time_point now();
+/// Microseconds since the epoch.
+std::int64_t to_micros(Clock::time_point t);
+/// Inverse of to_micros.
+Clock::time_point from_micros(std::int64_t us);
+
+/// Parameters checked against their distributions and put in canonical form (external value of the internal
+/// representation), with the distributions of exactly those parameters.
+struct CanonicalParams {
+  ParamMap params;                                    ///< Canonical external values.
+  std::map<std::string, Distribution> distributions;  ///< One per parameter.
+  std::map<std::string, double> internal;             ///< Internal representation of each parameter.
+};
+
+/// Validates `params` (each needs a distribution containing its value); throws ValueError naming the parameter.
+CanonicalParams canonical_params(const ParamMap& params, const std::map<std::string, Distribution>& distributions);
+
+/// Throws ValueError unless a new trial starts RUNNING or WAITING.
+void check_new_trial_state(TrialState state);
+/// Throws ValueError unless `state` is a final state and, for COMPLETE, `values` has one value per objective.
+void check_finish(TrialState state, const std::vector<double>& values, std::size_t n_objectives);
+/// Throws ValueError unless the heartbeat grace period is a number >= 0.
+void check_grace(double grace_s);
+/// Throws ValueError unless there is at least one direction and the name is not empty.
+void check_new_study(const std::string& name, const std::vector<StudyDirection>& directions);
+
+/// The retry_count system attribute (0 when absent or malformed).
+int retry_count(const std::map<std::string, Json>& system_attrs);
+/// Number of the original trial a retry chain started from: its retry_of attribute, else `number`.
+int retry_root(const std::map<std::string, Json>& system_attrs, int number);
+/// True for a FAIL trial that has been re-enqueued (it no longer holds an n_trials slot).
+bool is_retried(const FrozenTrial& trial);
+
+/// Compact JSON text; throws ValueError (not a JSON library error) when the value cannot be serialized.
+std::string dump_json(const Json& value);
+/// "trial #3 (id 17)", for messages.
+std::string describe_trial(std::int64_t trial_id, int number);
+
+}  // namespace nasforge::storage_detail

@@ -1,0 +1,193 @@
+#include "search/study.h"
+
+#include <climits>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/strings.h"
+
+namespace nasforge {
+
+std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t z = a + 0x9e3779b97f4a7c15ULL * (b + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+Trial::Trial(Study& study, const FrozenTrial& snapshot)
+    : study_(&study), trial_id_(snapshot.trial_id), number_(snapshot.number), params_(snapshot.params) {}
+
+std::uint64_t Trial::seed() const { return mix_seed(study_->options_.seed, static_cast<std::uint64_t>(number_)); }
+
+void Trial::report(double value, int step) {
+  check(step >= 0, "report step must be >= 0, got " + std::to_string(step));
+  study_->storage_->set_trial_intermediate_value(trial_id_, step, value);
+}
+
+bool Trial::should_prune() { return study_->should_prune(*this); }
+
+void Trial::set_user_attr(const std::string& key, const Json& value) {
+  study_->storage_->set_trial_user_attr(trial_id_, key, value);
+}
+
+bool Trial::stop_requested() const {
+  return study_->options_.stop_flag != nullptr && study_->options_.stop_flag->load();
+}
+
+Study::Study(std::shared_ptr<Storage> storage, StudyInfo info)
+    : storage_(std::move(storage)), study_id_(info.study_id), info_(std::move(info)) {}
+
+Study Study::create(std::shared_ptr<Storage> storage, const std::string& name,
+                    const std::vector<StudyDirection>& directions, bool load_if_exists) {
+  check(!name.empty(), "a study name must not be empty");
+  check(!directions.empty(), "a study needs at least one direction");
+  if (load_if_exists) {
+    if (auto id = storage->find_study(name)) {
+      StudyInfo info = storage->get_study(*id);
+      if (info.directions != directions) {
+        throw ValueError("study '" + name + "' exists with different directions");
+      }
+      return Study(storage, info);
+    }
+  }
+  std::int64_t id = storage->create_study(name, directions);
+  return Study(storage, storage->get_study(id));
+}
+
+Study Study::load(std::shared_ptr<Storage> storage, const std::string& name) {
+  auto id = storage->find_study(name);
+  if (!id) {
+    std::vector<std::string> names;
+    for (const auto& s : storage->list_studies()) names.push_back(s.name);
+    throw NotFoundError("no study named '" + name + "' in this storage" + did_you_mean(name, names) +
+                        (names.empty() ? "; the storage holds no studies" : "; studies: " + join(names, ", ")));
+  }
+  return Study(storage, storage->get_study(*id));
+}
+
+ParamMap Study::sample(const ParamMap& fixed, const std::vector<FrozenTrial>& trials) {
+  if (!sampler_) throw StateError("study '" + info_.name + "' has no strategy set; cannot ask");
+  SampleContext ctx{space_, trials, info_.directions, fixed, [this](const std::string& key) {
+                      return storage_->claim_study_key(study_id_, "claim:" + key, Json(true));
+                    }};
+  ParamMap params = sampler_->sample(ctx);
+  // Guard against a sampler bug silently producing values outside the space.
+  return space_.validate(params, true);
+}
+
+std::optional<Trial> Study::ask(std::optional<int> max_slots) {
+  const bool heartbeat = options_.heartbeat_interval_s > 0;
+  if (options_.grace_period_s > 0) storage_->reap_stale_trials(study_id_, options_.grace_period_s, options_.max_retry);
+
+  if (auto waiting = storage_->pop_waiting_trial(study_id_, heartbeat)) {
+    ParamMap fixed = waiting->params;
+    if (!space_.empty()) {
+      ParamMap full = sample(fixed, storage_->get_all_trials(study_id_));
+      ParamMap added;
+      std::map<std::string, Distribution> dists;
+      for (const auto& [name, value] : full) {
+        if (!fixed.count(name)) {
+          added[name] = value;
+          dists.emplace(name, space_.at(name).distribution);
+        }
+      }
+      if (!added.empty()) storage_->set_trial_params(waiting->trial_id, added, dists);
+      waiting->params = full;
+    }
+    return Trial(*this, *waiting);
+  }
+
+  std::vector<FrozenTrial> history = storage_->get_all_trials(study_id_);
+  if (max_slots) {
+    TrialCounts c;
+    for (const auto& t : history) {
+      switch (t.state) {
+        case TrialState::kRunning: ++c.running; break;
+        case TrialState::kWaiting: ++c.waiting; break;
+        case TrialState::kComplete: ++c.complete; break;
+        case TrialState::kPruned: ++c.pruned; break;
+        case TrialState::kFail:
+          ++c.failed;
+          if (t.system_attrs.count(attr::kRetriedBy)) ++c.retried;
+          break;
+      }
+    }
+    // Cheap early exit; the authoritative check is inside create_trial's transaction.
+    if (c.slots() >= *max_slots) return std::nullopt;
+  }
+  NewTrial nt;
+  nt.state = TrialState::kRunning;
+  nt.heartbeat = heartbeat;
+  nt.params = sample({}, history);
+  for (const auto& [name, value] : nt.params) nt.distributions.emplace(name, space_.at(name).distribution);
+  auto created = storage_->create_trial(study_id_, nt, max_slots);
+  if (!created) return std::nullopt;
+  return Trial(*this, *created);
+}
+
+TrialState Study::tell(const Trial& trial, const std::vector<double>& values) {
+  if (values.size() != info_.directions.size()) {
+    std::string reason = "objective returned " + std::to_string(values.size()) + " values but the study has " +
+                         std::to_string(info_.directions.size()) + " directions";
+    return tell(trial, TrialState::kFail, reason);
+  }
+  for (double v : values) {
+    if (std::isnan(v)) return tell(trial, TrialState::kFail, "objective returned NaN");
+  }
+  if (!storage_->finish_trial(trial.id(), TrialState::kComplete, values)) {
+    throw StateError("trial " + std::to_string(trial.number()) + " is no longer RUNNING (it was failed by another "
+                     "worker after its heartbeat went stale); its result is discarded");
+  }
+  return TrialState::kComplete;
+}
+
+TrialState Study::tell(const Trial& trial, TrialState state, const std::string& reason) {
+  check(state == TrialState::kPruned || state == TrialState::kFail,
+        std::string("tell() without values takes PRUNED or FAIL, got ") + to_string(state));
+  if (state == TrialState::kFail) {
+    fail(trial, reason.empty() ? "failed" : reason);
+    return TrialState::kFail;
+  }
+  std::map<std::string, Json> attrs;
+  FrozenTrial snap = storage_->get_trial(trial.id());
+  if (auto step = snap.last_step()) attrs["pruned_at_step"] = *step;
+  if (!storage_->finish_trial(trial.id(), TrialState::kPruned, {}, attrs)) {
+    throw StateError("trial " + std::to_string(trial.number()) + " is no longer RUNNING");
+  }
+  return TrialState::kPruned;
+}
+
+void Study::fail(const Trial& trial, const std::string& reason, bool force_retry) {
+  storage_->fail_trial(trial.id(), reason, force_retry ? INT_MAX : options_.max_retry);
+}
+
+int Study::enqueue(const ParamMap& params, const std::map<std::string, Json>& user_attrs) {
+  if (space_.empty()) throw StateError("study '" + info_.name + "' has no search space set; cannot enqueue");
+  NewTrial nt;
+  nt.state = TrialState::kWaiting;
+  nt.params = space_.validate(params, false);
+  for (const auto& [name, value] : nt.params) nt.distributions.emplace(name, space_.at(name).distribution);
+  nt.user_attrs = user_attrs;
+  auto created = storage_->create_trial(study_id_, nt);
+  return created->number;
+}
+
+std::vector<FrozenTrial> Study::trials(const std::vector<TrialState>& states) const {
+  return storage_->get_all_trials(study_id_, states);
+}
+
+std::vector<FrozenTrial> Study::best_trials() const {
+  return pareto_front(storage_->get_all_trials(study_id_, {TrialState::kComplete}), info_.directions);
+}
+
+bool Study::should_prune(const Trial& trial) {
+  if (!pruner_ || info_.directions.size() != 1) return false;
+  std::vector<FrozenTrial> all = storage_->get_all_trials(study_id_);
+  for (const auto& t : all) {
+    if (t.trial_id == trial.id()) return pruner_->prune(t, all, info_.directions[0]);
+  }
+  return false;
+}
+
+}  // namespace nasforge

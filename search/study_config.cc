@@ -1,0 +1,133 @@
+#include "search/study_config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/strings.h"
+#include "evaluators/objective.h"
+#include "strategies/pruner.h"
+#include "strategies/sampler.h"
+
+namespace nasforge {
+
+namespace {
+
+std::vector<StudyDirection> read_directions(SectionReader& study) {
+  ConfigNode one = study.child("direction", "minimize|maximize", "direction of a single objective (default minimize)");
+  ConfigNode many = study.child("directions", "list", "directions of several objectives, e.g. [minimize, maximize]");
+  if (one.defined() && many.defined()) many.fail("give either direction or directions, not both");
+  auto parse = [](const ConfigNode& n) {
+    try {
+      return parse_direction(n.as_string());
+    } catch (const ValueError& e) {
+      n.fail(e.what());
+    }
+  };
+  if (many.defined()) {
+    if (!many.is_sequence() || many.elements().empty()) many.fail("expected a non-empty list such as [minimize, maximize]");
+    std::vector<StudyDirection> out;
+    for (const auto& e : many.elements()) out.push_back(parse(e));
+    return out;
+  }
+  if (one.defined() && !one.is_null()) return {parse(one)};
+  return {StudyDirection::kMinimize};
+}
+
+}  // namespace
+
+StudyConfig parse_study_config(const std::string& text, const std::string& name, const std::string& base_dir) {
+  StudyConfig cfg;
+  cfg.text = text;
+  cfg.base_dir = base_dir;
+  cfg.root = ConfigNode::parse_string(text, name);
+  if (!cfg.root.is_map()) cfg.root.fail("a study file must be a mapping with study:, space:, objective: ...");
+
+  SectionReader top(cfg.root);
+  ConfigNode study_node = top.child("study", "mapping", "name, direction(s), n_trials, timeout_s, seed, retries");
+  ConfigNode storage_node = top.child("storage", "string", "storage URL, e.g. sqlite:///study.db");
+  ConfigNode space_node = top.child("space", "mapping", "the search space: one entry per parameter");
+  ConfigNode strategy_node = top.child("strategy", "mapping", "search strategy: {name: tpe|random|grid, ...}");
+  ConfigNode pruner_node = top.child("pruner", "mapping", "early stopping: {name: none|median|asha|..., ...}");
+  ConfigNode objective_node = top.child("objective", "mapping", "what to evaluate: {kind: function|tabular|command}");
+  ConfigNode enqueue_node = top.child("enqueue", "list", "parameter sets to evaluate before sampling");
+  top.finish();
+
+  SectionReader study(study_node);
+  std::string stem = std::filesystem::path(name).stem().string();
+  cfg.name = study.text("name", stem.empty() ? std::string("study") : stem, "study name, unique in its storage");
+  if (cfg.name.empty()) study_node.get("name").fail("must not be empty");
+  cfg.directions = read_directions(study);
+  auto n_trials = study.optional_integer("n_trials", "number of finished trials to reach, across all workers");
+  if (n_trials) {
+    study.require(*n_trials >= 1 && *n_trials <= 100000000, "n_trials",
+                  "must be between 1 and 1e8, got " + std::to_string(*n_trials));
+    cfg.n_trials = static_cast<int>(*n_trials);
+  }
+  cfg.timeout_s = study.optional_number("timeout_s", "stop starting new trials after this many seconds");
+  if (cfg.timeout_s) study.require(*cfg.timeout_s > 0, "timeout_s", "must be > 0, got " + format_double(*cfg.timeout_s));
+  if (!cfg.n_trials && !cfg.timeout_s) {
+    study.require(false, "n_trials", "is required unless timeout_s is given (how long should the study run?)");
+  }
+  if (auto seed = study.optional_integer("seed", "seed for reproducible runs (default: drawn and recorded)")) {
+    study.require(*seed >= 0, "seed", "must be >= 0, got " + std::to_string(*seed));
+    cfg.seed = static_cast<std::uint64_t>(*seed);
+  }
+  cfg.max_retry = static_cast<int>(study.integer("max_retry", 0, "re-run a crashed or stale trial up to this many times"));
+  study.require(cfg.max_retry >= 0, "max_retry", "must be >= 0, got " + std::to_string(cfg.max_retry));
+  cfg.heartbeat_interval_s = study.number("heartbeat_interval_s", 10.0, "how often a running trial proves it is alive");
+  study.require(cfg.heartbeat_interval_s > 0, "heartbeat_interval_s",
+                "must be > 0, got " + format_double(cfg.heartbeat_interval_s));
+  cfg.grace_period_s = study.number("grace_period_s", 6 * cfg.heartbeat_interval_s,
+                                    "a RUNNING trial silent for this long is failed (default 6 heartbeats)");
+  study.require(cfg.grace_period_s > cfg.heartbeat_interval_s, "grace_period_s",
+                "must be greater than heartbeat_interval_s (" + format_double(cfg.heartbeat_interval_s) + "), got " +
+                    format_double(cfg.grace_period_s));
+  study.finish();
+
+  cfg.storage_url = storage_node.defined() && !storage_node.is_null() ? storage_node.as_string()
+                                                                      : "sqlite:///" + cfg.name + ".db";
+
+  cfg.space = SearchSpace::from_config(space_node);
+
+  // Build each component once now, so that every error surfaces before the study touches storage.
+  std::uint64_t seed = cfg.seed.value_or(0);
+  make_sampler(strategy_node, cfg.space, seed, cfg.directions.size());
+  auto pruner = make_pruner(pruner_node);
+  if (cfg.directions.size() > 1 && pruner_node.defined() && !pruner_node.is_null()) {
+    SectionReader p(pruner_node);
+    if (p.text("name", std::string("none"), "pruner") != "none") {
+      pruner_node.fail("pruning needs a single objective; this study has " + std::to_string(cfg.directions.size()));
+    }
+  }
+  if (cfg.has_objective()) make_objective(objective_node, cfg.space, cfg.directions.size(), cfg.base_dir);
+
+  if (enqueue_node.defined() && !enqueue_node.is_null()) {
+    if (!enqueue_node.is_sequence()) enqueue_node.fail("expected a list of parameter mappings");
+    for (const auto& item : enqueue_node.elements()) {
+      if (!item.is_map()) item.fail("expected a mapping of parameter values, got " + item.describe());
+      ParamMap params;
+      for (const auto& [k, v] : item.entries()) params[k] = v.as_param_value();
+      try {
+        cfg.enqueue.push_back(cfg.space.validate(params, false));
+      } catch (const ValueError& e) {
+        item.fail(e.what());
+      }
+    }
+  }
+  return cfg;
+}
+
+StudyConfig load_study_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw NotFoundError(path + ": cannot open study file (does it exist and is it readable?)");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::filesystem::path abs = std::filesystem::absolute(path);
+  StudyConfig cfg = parse_study_config(ss.str(), path, abs.parent_path().string());
+  cfg.path = abs.lexically_normal().string();
+  return cfg;
+}
+
+}  // namespace nasforge

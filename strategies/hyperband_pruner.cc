@@ -1,0 +1,122 @@
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/strings.h"
+#include "strategies/pruners.h"
+#include "strategies/registry.h"
+
+namespace nasforge {
+
+namespace {
+
+// CRC-32 (IEEE, as zlib and Python's binascii.crc32), bitwise: it runs once per trial and bracket lookup.
+std::uint32_t crc32(const std::string& text) {
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char c : text) {
+    crc ^= c;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return crc ^ 0xFFFFFFFFu;
+}
+
+}  // namespace
+
+HyperbandPruner::HyperbandPruner(const HyperbandOptions& options) : options_(options) {
+  check(options.min_resource >= 1, "min_resource must be >= 1, got " + std::to_string(options.min_resource));
+  check(options.reduction_factor >= 2,
+        "reduction_factor must be >= 2, got " + std::to_string(options.reduction_factor));
+  check(options.bootstrap_count >= 0, "bootstrap_count must be >= 0, got " + std::to_string(options.bootstrap_count));
+  if (options.max_resource) {
+    check(*options.max_resource >= options.min_resource,
+          "max_resource must be 'auto' or an integer >= min_resource (" + std::to_string(options.min_resource) +
+              "), got " + std::to_string(*options.max_resource));
+  }
+  check(options.bootstrap_count == 0 || options.max_resource,
+        "bootstrap_count > 0 (got " + std::to_string(options.bootstrap_count) + ") needs an integer max_resource, "
+        "not 'auto'");
+}
+
+bool HyperbandPruner::initialize(const std::vector<FrozenTrial>& trials) {
+  if (!brackets_.empty()) return true;
+  std::int64_t max_resource;
+  if (options_.max_resource) {
+    max_resource = *options_.max_resource;
+  } else {
+    std::optional<int> longest;
+    for (const auto& t : trials) {
+      if (t.state != TrialState::kComplete) continue;
+      if (auto s = t.last_step(); s && (!longest || *s > *longest)) longest = s;
+    }
+    if (!longest) return false;
+    max_resource = static_cast<std::int64_t>(*longest) + 1;
+  }
+  // Optuna's float formula, kept as is so that bracket counts match it exactly (floor(log_rf(max / min)) + 1).
+  double ratio = static_cast<double>(max_resource) / static_cast<double>(options_.min_resource);
+  int n = static_cast<int>(std::floor(std::log(ratio) / std::log(static_cast<double>(options_.reduction_factor)))) + 1;
+  // An estimated max_resource below min_resource would leave no bracket at all; one bracket still prunes.
+  n = std::max(n, 1);
+  for (int b = 0; b < n; ++b) {
+    int s = n - 1 - b;
+    double budget = static_cast<double>(n) * std::pow(static_cast<double>(options_.reduction_factor), s) / (s + 1);
+    budgets_.push_back(static_cast<std::int64_t>(std::ceil(budget)));
+    total_budget_ += budgets_.back();
+    SuccessiveHalvingOptions sh;
+    sh.min_resource = options_.min_resource;
+    sh.reduction_factor = options_.reduction_factor;
+    sh.min_early_stopping_rate = b;
+    sh.bootstrap_count = options_.bootstrap_count;
+    brackets_.emplace_back(sh);
+  }
+  return true;
+}
+
+int HyperbandPruner::bracket_of(int number) const {
+  if (brackets_.empty()) return 0;
+  auto n = static_cast<std::int64_t>(crc32(std::to_string(number)) % static_cast<std::uint64_t>(total_budget_));
+  for (std::size_t b = 0; b < budgets_.size(); ++b) {
+    n -= budgets_[b];
+    if (n < 0) return static_cast<int>(b);
+  }
+  return static_cast<int>(budgets_.size()) - 1;  // unreachable: the budgets sum to total_budget_
+}
+
+bool HyperbandPruner::prune(const FrozenTrial& trial, const std::vector<FrozenTrial>& trials,
+                            StudyDirection direction) {
+  if (!initialize(trials)) return false;
+  int bracket = bracket_of(trial.number);
+  std::vector<FrozenTrial> same_bracket;
+  for (const auto& t : trials) {
+    if (bracket_of(t.number) == bracket) same_bracket.push_back(t);
+  }
+  return brackets_[static_cast<std::size_t>(bracket)].prune(trial, same_bracket, direction);
+}
+
+std::unique_ptr<Pruner> make_hyperband_pruner(SectionReader& options) {
+  HyperbandOptions o;
+  o.min_resource = options.integer("min_resource", 1, "steps before the first rung of the most aggressive bracket");
+  options.require(o.min_resource >= 1, "min_resource", "must be >= 1, got " + std::to_string(o.min_resource));
+  std::string max_resource = options.text(
+      "max_resource", std::string("auto"),
+      "largest step + 1 a trial reaches: an integer, or 'auto' (from the first finished trial)");
+  if (max_resource != "auto") {
+    auto v = parse_int(max_resource);
+    options.require(v && *v >= o.min_resource, "max_resource",
+                    "must be 'auto' or an integer >= min_resource (" + std::to_string(o.min_resource) + "), got '" +
+                        max_resource + "'");
+    o.max_resource = *v;
+  }
+  o.reduction_factor = options.integer("reduction_factor", 3, "keep the best 1/reduction_factor at each rung (>= 2)");
+  options.require(o.reduction_factor >= 2, "reduction_factor",
+                  "must be >= 2, got " + std::to_string(o.reduction_factor));
+  o.bootstrap_count =
+      options.integer("bootstrap_count", 0, "prune at a rung until more than this many trials have reached it");
+  options.require(o.bootstrap_count >= 0, "bootstrap_count",
+                  "must be >= 0, got " + std::to_string(o.bootstrap_count));
+  options.require(o.bootstrap_count == 0 || o.max_resource, "bootstrap_count",
+                  "bootstrap_count " + std::to_string(o.bootstrap_count) +
+                      " > 0 needs an integer max_resource, not 'auto'");
+  return std::make_unique<HyperbandPruner>(o);
+}
+
+}  // namespace nasforge

@@ -1,0 +1,117 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "spaces/distribution.h"
+
+namespace nasforge {
+
+/// Standard-normal helpers behind the truncated-normal kernels of the TPE estimator, accurate far into both tails
+/// (the same case split as Optuna 3.1's `_truncnorm`, on top of the C library's erfc).
+namespace truncnorm {
+
+/// log Phi(x), the log of the standard normal CDF; finite for every finite x.
+double log_ndtr(double x);
+/// log(Phi(b) - Phi(a)) for a <= b, without cancellation in either tail.
+double log_gauss_mass(double a, double b);
+/// log_gauss_mass for a <= 0 <= b (a kernel centred inside its bounds) from a tabulated Taylor expansion of Phi:
+/// absolute error below 1e-15, several times faster; other intervals fall back to log_gauss_mass.
+double log_gauss_mass_central(double a, double b);
+/// The x with log Phi(x) = log_p (log_p <= 0), solved in the lower tail for precision.
+double ndtri_exp(double log_p);
+/// Quantile `q` (in [0, 1]) of the standard normal truncated to [a, b] (standardized bounds, a < b).
+double ppf(double q, double a, double b);
+/// ppf() with log_gauss_mass(a, b) already known.
+double ppf(double q, double a, double b, double log_mass);
+/// Log density at x of N(loc, scale^2) truncated to [low, high]; -inf outside.
+double logpdf(double x, double low, double high, double loc, double scale);
+/// log(Phi(m + h) - Phi(m - h)) by its Hermite series; accurate to ~1e-11 relative when h <= 0.25 and
+/// |m| * h <= 0.5 (callers check kSeriesMaxHalfWidth and kSeriesMaxProduct).
+double log_gauss_mass_series(double m, double h);
+/// Largest half width h for which log_gauss_mass_series is used.
+inline constexpr double kSeriesMaxHalfWidth = 0.25;
+/// Largest |m| * h for which log_gauss_mass_series is used.
+inline constexpr double kSeriesMaxProduct = 0.5;
+
+}  // namespace truncnorm
+
+/// Knobs of the Parzen estimator; the defaults are Optuna 3.1's.
+struct ParzenEstimatorOptions {
+  bool consider_prior = true;       ///< Add a wide prior component (always on when there are no observations).
+  double prior_weight = 1.0;        ///< Weight of the prior component (and prior mass of categorical kernels).
+  bool consider_magic_clip = true;  ///< Lower-bound the bandwidths by range / min(100, 1 + n).
+  bool consider_endpoints = false;  ///< Let the outermost kernels also look at the domain ends (univariate).
+  bool multivariate = false;        ///< Scott's-rule bandwidths shared by all kernels (multivariate TPE).
+};
+
+/// A weighted mixture of per-observation kernels over one or several parameters (Optuna 3.1's
+/// `_ParzenEstimator`): truncated normals for numbers (in log space for log scales, with the bounds widened by half
+/// a step and the mass of a whole step for int / stepped float), smoothed one-hot vectors for categoricals.
+/// Buffers are reused between fits so that the sampling loop does not allocate.
+class ParzenEstimator {
+ public:
+  /// Fits the mixture. `dims` are the distributions of the modelled parameters; `observations` holds n rows of
+  /// dims.size() internal values (row-major); `weights` holds n non-negative raw weights (normalised here, after
+  /// appending the prior's).
+  void fit(const std::vector<const Distribution*>& dims, const std::vector<double>& observations,
+           const std::vector<double>& weights, const ParzenEstimatorOptions& options);
+
+  /// Number of parameters modelled.
+  std::size_t n_dims() const { return dims_.size(); }
+  /// Number of mixture components (observations, plus the prior when used).
+  std::size_t n_components() const { return weights_.size(); }
+  /// Normalised component weights; the prior is last when used.
+  const std::vector<double>& weights() const { return weights_; }
+  /// Kernel centres of numeric dimension `d` (log space for log scales).
+  const std::vector<double>& mus(std::size_t d) const { return dims_[d].mus; }
+  /// Kernel widths of numeric dimension `d`.
+  const std::vector<double>& sigmas(std::size_t d) const { return dims_[d].sigmas; }
+  /// Lower bound of the kernels of numeric dimension `d` (widened by half a step; log space for log scales).
+  double low(std::size_t d) const { return dims_[d].low; }
+  /// Upper bound of the kernels of numeric dimension `d`.
+  double high(std::size_t d) const { return dims_[d].high; }
+  /// Categorical kernel probabilities of dimension `d`: n_components rows of n_choices (row-major).
+  const std::vector<double>& categorical_weights(std::size_t d) const { return dims_[d].cat_weights; }
+
+  /// Draws n points (row-major, n x n_dims) in internal representation: log scales undone, steps rounded,
+  /// categoricals as choice indices. Appends nothing: `out` is resized.
+  void sample(std::mt19937_64& rng, std::size_t n, std::vector<double>& out);
+  /// Log density of each of the n points in `points` (row-major internal values, as sample() returns them).
+  void log_pdf(const std::vector<double>& points, std::size_t n, std::vector<double>& out);
+
+ private:
+  enum class Kind { kContinuous, kDiscrete, kCategorical };
+
+  struct Dim {
+    Kind kind = Kind::kContinuous;
+    bool log = false;
+    bool is_int = false;
+    double dist_low = 0, dist_high = 0;  // domain bounds in internal units, for rounding
+    double low = 0, high = 0, q = 0;     // kernel bounds and step in the modelled space
+    std::size_t n_choices = 0;
+    std::vector<double> mus, sigmas, inv_sigmas;
+    std::vector<double> log_mass;     // log of each kernel's mass inside [low, high]
+    std::vector<double> log_norm;     // continuous: log(sigma * sqrt(2 pi)) + log mass; discrete: log mass
+    std::vector<double> half_width;   // discrete: q / (2 sigma)
+    std::vector<double> log_width;    // discrete: log(q / sigma)
+    std::vector<double> cat_weights;  // categorical: n_components x n_choices
+    std::vector<double> log_cat_weights;
+  };
+
+  void fit_numeric(Dim& dim, std::size_t d, const std::vector<double>& observations, std::size_t n, double sigma0);
+  void fit_categorical(Dim& dim, std::size_t d, const std::vector<double>& observations, std::size_t n);
+  void add_discrete(const Dim& dim, const std::vector<double>& points, std::size_t d, std::size_t n);
+
+  std::vector<Dim> dims_;
+  std::vector<double> weights_, log_weights_, cumulative_;
+  ParzenEstimatorOptions options_;
+  // Scratch reused across calls.
+  std::vector<std::size_t> active_;
+  std::vector<double> sorted_, row_, matrix_;
+  std::vector<std::pair<double, std::size_t>> keyed_;
+};
+
+}  // namespace nasforge

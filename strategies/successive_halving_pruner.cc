@@ -1,0 +1,121 @@
+#include <algorithm>
+#include <climits>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/strings.h"
+#include "strategies/pruners.h"
+#include "strategies/registry.h"
+
+namespace nasforge {
+
+namespace {
+
+// Optuna's "auto" rule: a hundredth of the longest COMPLETE trial, at least 1.
+std::optional<std::int64_t> estimate_min_resource(const std::vector<FrozenTrial>& trials) {
+  std::optional<int> longest;
+  for (const auto& t : trials) {
+    if (t.state != TrialState::kComplete) continue;
+    if (auto s = t.last_step(); s && (!longest || *s > *longest)) longest = s;
+  }
+  if (!longest) return std::nullopt;
+  return std::max<std::int64_t>(*longest / 100, 1);
+}
+
+// Whether `value` is among the best len/rf of `competing` (which includes it). Optuna cannot pause trials, so
+// while fewer than rf trials reached the rung only the best one goes on.
+bool promotable(double value, std::vector<double> competing, std::int64_t reduction_factor, bool maximize) {
+  std::int64_t idx = static_cast<std::int64_t>(competing.size()) / reduction_factor - 1;
+  if (idx < 0) idx = 0;
+  std::sort(competing.begin(), competing.end());
+  if (maximize) return value >= competing[competing.size() - 1 - static_cast<std::size_t>(idx)];
+  return value <= competing[static_cast<std::size_t>(idx)];
+}
+
+}  // namespace
+
+SuccessiveHalvingPruner::SuccessiveHalvingPruner(const SuccessiveHalvingOptions& options)
+    : options_(options), min_resource_(options.min_resource) {
+  if (options.min_resource) {
+    check(*options.min_resource >= 1, "min_resource must be 'auto' or an integer >= 1, got " +
+                                          std::to_string(*options.min_resource));
+  }
+  check(options.reduction_factor >= 2,
+        "reduction_factor must be >= 2, got " + std::to_string(options.reduction_factor));
+  check(options.min_early_stopping_rate >= 0,
+        "min_early_stopping_rate must be >= 0, got " + std::to_string(options.min_early_stopping_rate));
+  check(options.bootstrap_count >= 0, "bootstrap_count must be >= 0, got " + std::to_string(options.bootstrap_count));
+  check(options.bootstrap_count == 0 || options.min_resource,
+        "bootstrap_count > 0 (got " + std::to_string(options.bootstrap_count) + ") needs an integer min_resource, "
+        "not 'auto'");
+}
+
+std::int64_t SuccessiveHalvingPruner::rung_step(int rung) const {
+  check(min_resource_.has_value(), "rung_step: min_resource is still 'auto' and unknown");
+  // Saturate instead of overflowing: a rung beyond any int step is simply never reached.
+  std::int64_t s = *min_resource_;
+  for (std::int64_t i = 0; i < options_.min_early_stopping_rate + rung; ++i) {
+    if (s > LLONG_MAX / options_.reduction_factor) return LLONG_MAX;
+    s *= options_.reduction_factor;
+  }
+  return s;
+}
+
+bool SuccessiveHalvingPruner::prune(const FrozenTrial& trial, const std::vector<FrozenTrial>& trials,
+                                    StudyDirection direction) {
+  std::optional<int> last = trial.last_step();
+  if (!last) return false;
+  int step = *last;
+  double value = trial.intermediate_values.at(step);
+  if (!min_resource_) {
+    min_resource_ = estimate_min_resource(trials);
+    if (!min_resource_) return false;
+  }
+  bool maximize = direction == StudyDirection::kMaximize;
+  for (int rung = 0;; ++rung) {
+    std::int64_t start = rung_step(rung);
+    if (step < start) return false;
+    // A rung first reached by an earlier report was judged then, and the trial was promoted (it still runs).
+    if (trial.intermediate_values.lower_bound(static_cast<int>(start))->first != step) continue;
+    if (std::isnan(value)) return true;
+    std::vector<double> competing;
+    for (const auto& t : trials) {
+      if (t.number == trial.number) continue;
+      auto it = t.intermediate_values.lower_bound(static_cast<int>(start));
+      // Optuna prunes NaN reports before recording them, so they never compete.
+      if (it != t.intermediate_values.end() && !std::isnan(it->second)) competing.push_back(it->second);
+    }
+    competing.push_back(value);
+    if (static_cast<std::int64_t>(competing.size()) <= options_.bootstrap_count) return true;
+    if (!promotable(value, competing, options_.reduction_factor, maximize)) return true;
+  }
+}
+
+std::unique_ptr<Pruner> make_asha_pruner(SectionReader& options) {
+  SuccessiveHalvingOptions o;
+  std::string min_resource =
+      options.text("min_resource", std::string("auto"),
+                   "steps before the first rung: an integer >= 1, or 'auto' (a hundredth of the first finished run)");
+  if (min_resource != "auto") {
+    auto v = parse_int(min_resource);
+    options.require(v && *v >= 1, "min_resource", "must be 'auto' or an integer >= 1, got '" + min_resource + "'");
+    o.min_resource = *v;
+  }
+  o.reduction_factor = options.integer("reduction_factor", 4, "keep the best 1/reduction_factor at each rung (>= 2)");
+  options.require(o.reduction_factor >= 2, "reduction_factor",
+                  "must be >= 2, got " + std::to_string(o.reduction_factor));
+  o.min_early_stopping_rate =
+      options.integer("min_early_stopping_rate", 0, "rung r sits at min_resource * reduction_factor^(rate + r)");
+  options.require(o.min_early_stopping_rate >= 0, "min_early_stopping_rate",
+                  "must be >= 0, got " + std::to_string(o.min_early_stopping_rate));
+  o.bootstrap_count =
+      options.integer("bootstrap_count", 0, "prune at a rung until more than this many trials have reached it");
+  options.require(o.bootstrap_count >= 0, "bootstrap_count",
+                  "must be >= 0, got " + std::to_string(o.bootstrap_count));
+  options.require(o.bootstrap_count == 0 || o.min_resource, "bootstrap_count",
+                  "bootstrap_count " + std::to_string(o.bootstrap_count) +
+                      " > 0 needs an integer min_resource, not 'auto'");
+  return std::make_unique<SuccessiveHalvingPruner>(o);
+}
+
+}  // namespace nasforge

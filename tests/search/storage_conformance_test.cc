@@ -1,0 +1,560 @@
+// One suite, every backend: the Storage contract in search/storage.h, method by method.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "search/in_memory_storage.h"
+#include "search/sqlite_storage.h"
+#include "search/storage.h"
+#include "testing.h"
+
+namespace nasforge {
+namespace {
+
+using testing::NasforgeTest;
+
+class StorageConformanceTest : public NasforgeTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    NasforgeTest::SetUp();
+    storage_ = open();
+  }
+  void TearDown() override {
+    storage_.reset();
+    NasforgeTest::TearDown();
+  }
+
+  // A fresh storage of the backend under test (for SQLite, a second connection to the same file).
+  std::shared_ptr<Storage> open() {
+    if (GetParam() == "memory") return open_storage("memory");
+    return open_storage("sqlite:///" + tmp("conformance.db"));
+  }
+
+  std::int64_t make_study(const std::string& name = "s", int n_objectives = 1) {
+    return storage_->create_study(name, std::vector<StudyDirection>(n_objectives, StudyDirection::kMinimize));
+  }
+
+  FrozenTrial running(std::int64_t study, ParamMap params = {}, std::map<std::string, Distribution> dists = {},
+                      bool heartbeat = false) {
+    NewTrial t;
+    t.params = std::move(params);
+    t.distributions = std::move(dists);
+    t.heartbeat = heartbeat;
+    return *storage_->create_trial(study, t);
+  }
+
+  FrozenTrial waiting(std::int64_t study, ParamMap params = {}, std::map<std::string, Distribution> dists = {}) {
+    NewTrial t;
+    t.state = TrialState::kWaiting;
+    t.params = std::move(params);
+    t.distributions = std::move(dists);
+    return *storage_->create_trial(study, t);
+  }
+
+  static std::vector<int> numbers(const std::vector<FrozenTrial>& trials) {
+    std::vector<int> out;
+    for (const auto& t : trials) out.push_back(t.number);
+    return out;
+  }
+
+  std::shared_ptr<Storage> storage_;
+};
+
+TEST_P(StorageConformanceTest, StudyCreateFindListDelete) {
+  std::int64_t a = storage_->create_study("alpha", {StudyDirection::kMinimize});
+  std::int64_t b = storage_->create_study("beta", {StudyDirection::kMaximize, StudyDirection::kMinimize});
+  EXPECT_NE(a, b);
+  EXPECT_THROW(storage_->create_study("alpha", {StudyDirection::kMaximize}), DuplicateStudyError);
+  EXPECT_THROW(storage_->create_study("gamma", {}), ValueError);
+  EXPECT_THROW(storage_->create_study("", {StudyDirection::kMinimize}), ValueError);
+
+  EXPECT_EQ(storage_->find_study("alpha"), a);
+  EXPECT_EQ(storage_->find_study("beta"), b);
+  EXPECT_EQ(storage_->find_study("nope"), std::nullopt);
+
+  StudyInfo info = storage_->get_study(b);
+  EXPECT_EQ(info.study_id, b);
+  EXPECT_EQ(info.name, "beta");
+  EXPECT_EQ(info.directions, (std::vector<StudyDirection>{StudyDirection::kMaximize, StudyDirection::kMinimize}));
+  EXPECT_TRUE(info.user_attrs.empty());
+  EXPECT_TRUE(info.system_attrs.empty());
+
+  std::vector<StudyInfo> all = storage_->list_studies();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "alpha");
+  EXPECT_EQ(all[1].name, "beta");
+
+  FrozenTrial t = running(a);
+  storage_->delete_study(a);
+  EXPECT_EQ(storage_->find_study("alpha"), std::nullopt);
+  EXPECT_THROW(storage_->get_study(a), NotFoundError);
+  EXPECT_THROW(storage_->get_trial(t.trial_id), NotFoundError);
+  EXPECT_THROW(storage_->get_all_trials(a), NotFoundError);
+  EXPECT_THROW(storage_->delete_study(a), NotFoundError);
+  ASSERT_EQ(storage_->list_studies().size(), 1u);
+  // The name is free again, under a new id.
+  std::int64_t again = storage_->create_study("alpha", {StudyDirection::kMinimize});
+  EXPECT_NE(again, a);
+  EXPECT_TRUE(storage_->get_all_trials(again).empty());
+}
+
+TEST_P(StorageConformanceTest, StudyAttributesAndClaims) {
+  std::int64_t s = make_study();
+  Json nested = {{"layers", {64, 128}}, {"name", "ünïcode"}, {"ratio", 0.125}, {"flag", true}, {"none", nullptr}};
+  storage_->set_study_user_attr(s, "config", nested);
+  storage_->set_study_user_attr(s, "note", "first");
+  storage_->set_study_user_attr(s, "note", "second");
+  storage_->set_study_system_attr(s, "n_trials", 50);
+  StudyInfo info = storage_->get_study(s);
+  EXPECT_EQ(info.user_attrs.at("config"), nested);
+  EXPECT_EQ(info.user_attrs.at("note"), "second");
+  EXPECT_EQ(info.system_attrs.at("n_trials"), 50);
+  EXPECT_EQ(info.user_attrs.count("n_trials"), 0u);
+
+  EXPECT_TRUE(storage_->claim_study_key(s, "grid:3", 7));
+  EXPECT_FALSE(storage_->claim_study_key(s, "grid:3", 8));
+  EXPECT_TRUE(storage_->claim_study_key(s, "grid:4", 9));
+  info = storage_->get_study(s);
+  EXPECT_EQ(info.system_attrs.at("grid:3"), 7);
+  EXPECT_EQ(info.system_attrs.at("grid:4"), 9);
+  // A key set by set_study_system_attr is claimed too.
+  EXPECT_FALSE(storage_->claim_study_key(s, "n_trials", 1));
+
+  EXPECT_THROW(storage_->set_study_user_attr(s + 1000, "k", 1), NotFoundError);
+  EXPECT_THROW(storage_->set_study_system_attr(s + 1000, "k", 1), NotFoundError);
+  EXPECT_THROW(storage_->claim_study_key(s + 1000, "k", 1), NotFoundError);
+}
+
+TEST_P(StorageConformanceTest, CreateTrialNumbersPerStudy) {
+  std::int64_t a = make_study("a");
+  std::int64_t b = make_study("b");
+  FrozenTrial a0 = running(a);
+  FrozenTrial a1 = waiting(a);
+  FrozenTrial b0 = running(b);
+  FrozenTrial a2 = running(a);
+  EXPECT_EQ(a0.number, 0);
+  EXPECT_EQ(a1.number, 1);
+  EXPECT_EQ(a2.number, 2);
+  EXPECT_EQ(b0.number, 0);
+  std::set<std::int64_t> ids = {a0.trial_id, a1.trial_id, a2.trial_id, b0.trial_id};
+  EXPECT_EQ(ids.size(), 4u);
+
+  EXPECT_EQ(a0.state, TrialState::kRunning);
+  EXPECT_TRUE(a0.datetime_start.has_value());
+  EXPECT_FALSE(a0.datetime_complete.has_value());
+  EXPECT_EQ(a1.state, TrialState::kWaiting);
+  EXPECT_FALSE(a1.datetime_start.has_value());
+
+  FrozenTrial stored = storage_->get_trial(a0.trial_id);
+  EXPECT_EQ(stored.number, 0);
+  EXPECT_EQ(stored.datetime_start, a0.datetime_start);
+  EXPECT_EQ(stored.to_json(), a0.to_json());
+
+  NewTrial bad;
+  bad.state = TrialState::kComplete;
+  EXPECT_THROW(storage_->create_trial(a, bad), ValueError);
+  EXPECT_THROW(storage_->create_trial(a + b + 1000, NewTrial{}), NotFoundError);
+}
+
+TEST_P(StorageConformanceTest, MaxSlotsRefusesWhenFullAndIgnoresRetriedFailures) {
+  std::int64_t s = make_study();
+  NewTrial t;
+  ASSERT_TRUE(storage_->create_trial(s, t, 3).has_value());
+  ASSERT_TRUE(storage_->create_trial(s, t, 3).has_value());
+  FrozenTrial third = *storage_->create_trial(s, t, 3);
+  EXPECT_EQ(third.number, 2);
+  EXPECT_FALSE(storage_->create_trial(s, t, 3).has_value());
+  EXPECT_EQ(storage_->get_all_trials(s).size(), 3u);
+  EXPECT_TRUE(storage_->create_trial(s, t, 4).has_value());  // a bigger budget has room
+
+  // A retried failure frees its slot, but its WAITING copy takes it again.
+  ASSERT_EQ(storage_->fail_trial(third.trial_id, "boom", 1), 4);
+  TrialCounts c = storage_->count_trials(s);
+  EXPECT_EQ(c.running + c.waiting + c.failed, 5);
+  EXPECT_EQ(c.slots(), 4);
+  EXPECT_FALSE(storage_->create_trial(s, t, 4).has_value());
+  EXPECT_EQ(storage_->create_trial(s, t, 5)->number, 5);
+  // A failure that is not retried keeps its slot.
+  FrozenTrial first = storage_->get_all_trials(s).front();
+  EXPECT_EQ(storage_->fail_trial(first.trial_id, "boom", 0), std::nullopt);
+  EXPECT_EQ(storage_->count_trials(s).slots(), 5);
+  EXPECT_FALSE(storage_->create_trial(s, t, 5).has_value());
+}
+
+TEST_P(StorageConformanceTest, PopWaitingTrialTakesLowestNumberFirst) {
+  std::int64_t s = make_study();
+  auto d = Distribution::make_int(0, 10);
+  EXPECT_EQ(storage_->pop_waiting_trial(s, false), std::nullopt);
+  running(s);
+  waiting(s, {{"x", 1}}, {{"x", d}});
+  running(s);
+  waiting(s, {{"x", 2}}, {{"x", d}});
+  waiting(s, {{"x", 3}}, {{"x", d}});
+
+  std::vector<int> xs;
+  std::vector<int> popped;
+  while (auto t = storage_->pop_waiting_trial(s, true)) {
+    EXPECT_EQ(t->state, TrialState::kRunning);
+    EXPECT_TRUE(t->datetime_start.has_value());
+    EXPECT_EQ(t->distributions.at("x"), d);
+    xs.push_back(static_cast<int>(t->params.at("x").as_int()));
+    popped.push_back(t->number);
+    EXPECT_EQ(storage_->get_trial(t->trial_id).state, TrialState::kRunning);
+  }
+  EXPECT_EQ(popped, (std::vector<int>{1, 3, 4}));
+  EXPECT_EQ(xs, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(storage_->count_trials(s).waiting, 0);
+  EXPECT_EQ(storage_->count_trials(s).running, 5);
+  EXPECT_THROW(storage_->pop_waiting_trial(s + 1000, false), NotFoundError);
+}
+
+TEST_P(StorageConformanceTest, ParamsRoundTripWithTheirDistributions) {
+  std::int64_t s = make_study();
+  std::map<std::string, Distribution> dists = {
+      {"lr", Distribution::make_float(1e-5, 1e-1, true)},
+      {"dropout", Distribution::make_float(0.0, 0.5, false, 0.1)},
+      {"width", Distribution::make_int(16, 256, false, 16)},
+      {"batch", Distribution::make_int(1, 1024, true)},
+      {"act", Distribution::make_categorical(
+                  {ParamValue(1), ParamValue(2.5), ParamValue("relu"), ParamValue(true), ParamValue()})},
+  };
+  std::uniform_real_distribution<double> u(-11.5, -2.31);
+  const double lr = std::exp(u(rng_));
+  FrozenTrial t = running(s, {{"lr", lr}, {"act", "relu"}}, dists);
+  // Extra distributions without a value are not stored.
+  EXPECT_EQ(t.distributions.size(), 2u);
+  storage_->set_trial_params(t.trial_id, {{"dropout", 0.3}, {"width", 48}, {"batch", 64}}, dists);
+
+  for (const FrozenTrial& got : {storage_->get_trial(t.trial_id), storage_->get_all_trials(s).at(0)}) {
+    ASSERT_EQ(got.params.size(), 5u);
+    EXPECT_EQ(got.params.at("lr"), ParamValue(lr));
+    EXPECT_NEAR(got.params.at("dropout").as_double(), 0.3, 1e-12);
+    EXPECT_TRUE(got.params.at("width").is_int());
+    EXPECT_EQ(got.params.at("width"), ParamValue(48));
+    EXPECT_EQ(got.params.at("batch"), ParamValue(64));
+    EXPECT_EQ(got.params.at("act"), ParamValue("relu"));
+    for (const auto& [name, d] : dists) EXPECT_EQ(got.distributions.at(name), d) << name;
+    EXPECT_EQ(*got.internal_param("act"), 2.0);
+  }
+
+  // Every categorical choice comes back with its own type.
+  for (const ParamValue& choice : dists.at("act").choices()) {
+    FrozenTrial c = running(s, {{"act", choice}}, dists);
+    ParamValue back = storage_->get_trial(c.trial_id).params.at("act");
+    EXPECT_EQ(back, choice) << choice.to_string();
+    EXPECT_STREQ(back.type_name(), choice.type_name());
+  }
+
+  EXPECT_THROW(storage_->set_trial_params(t.trial_id, {{"width", 17}}, dists), ValueError);  // off the step grid
+  EXPECT_THROW(storage_->set_trial_params(t.trial_id, {{"act", "tanh"}}, dists), ValueError);
+  EXPECT_THROW(storage_->set_trial_params(t.trial_id, {{"depth", 3}}, dists), ValueError);  // no distribution
+  EXPECT_THROW(storage_->set_trial_params(t.trial_id + 1000, {{"lr", 0.01}}, dists), NotFoundError);
+  ASSERT_TRUE(storage_->finish_trial(t.trial_id, TrialState::kComplete, {1.0}));
+  EXPECT_THROW(storage_->set_trial_params(t.trial_id, {{"lr", 0.01}}, dists), StateError);
+}
+
+TEST_P(StorageConformanceTest, FinishTrialStoresValuesIncludingNanAndInfinity) {
+  std::int64_t s = make_study("multi", 4);
+  FrozenTrial t = running(s);
+  const double inf = std::numeric_limits<double>::infinity();
+  ASSERT_TRUE(
+      storage_->finish_trial(t.trial_id, TrialState::kComplete, {1.5, std::nan(""), inf, -inf}, {{"elapsed", 0.25}}));
+  FrozenTrial got = storage_->get_trial(t.trial_id);
+  EXPECT_EQ(got.state, TrialState::kComplete);
+  ASSERT_EQ(got.values.size(), 4u);
+  EXPECT_EQ(got.values[0], 1.5);
+  EXPECT_TRUE(std::isnan(got.values[1]));
+  EXPECT_EQ(got.values[2], inf);
+  EXPECT_EQ(got.values[3], -inf);
+  EXPECT_EQ(got.system_attrs.at("elapsed"), 0.25);
+  ASSERT_TRUE(got.datetime_complete.has_value());
+  EXPECT_GE(*got.datetime_complete, *got.datetime_start);
+
+  // Not RUNNING any more: nothing changes.
+  EXPECT_FALSE(storage_->finish_trial(t.trial_id, TrialState::kPruned, {}));
+  EXPECT_EQ(storage_->get_trial(t.trial_id).state, TrialState::kComplete);
+  EXPECT_EQ(storage_->get_trial(t.trial_id).values[0], 1.5);
+  FrozenTrial w = waiting(s);
+  EXPECT_FALSE(storage_->finish_trial(w.trial_id, TrialState::kComplete, {1, 2, 3, 4}));
+  EXPECT_EQ(storage_->get_trial(w.trial_id).state, TrialState::kWaiting);
+
+  FrozenTrial r = running(s);
+  EXPECT_THROW(storage_->finish_trial(r.trial_id, TrialState::kComplete, {1.0}), ValueError);  // 4 objectives
+  EXPECT_THROW(storage_->finish_trial(r.trial_id, TrialState::kRunning, {}), ValueError);
+  EXPECT_EQ(storage_->get_trial(r.trial_id).state, TrialState::kRunning);
+  ASSERT_TRUE(storage_->finish_trial(r.trial_id, TrialState::kPruned, {}));
+  EXPECT_EQ(storage_->get_trial(r.trial_id).state, TrialState::kPruned);
+  EXPECT_THROW(storage_->finish_trial(r.trial_id + 1000, TrialState::kPruned, {}), NotFoundError);
+}
+
+TEST_P(StorageConformanceTest, IntermediateValuesReplaceSameStep) {
+  std::int64_t s = make_study();
+  FrozenTrial t = running(s);
+  const double inf = std::numeric_limits<double>::infinity();
+  storage_->set_trial_intermediate_value(t.trial_id, 0, 1.0);
+  storage_->set_trial_intermediate_value(t.trial_id, 5, 2.0);
+  storage_->set_trial_intermediate_value(t.trial_id, 5, 3.0);
+  storage_->set_trial_intermediate_value(t.trial_id, 2, std::nan(""));
+  storage_->set_trial_intermediate_value(t.trial_id, 7, -inf);
+  FrozenTrial got = storage_->get_trial(t.trial_id);
+  ASSERT_EQ(got.intermediate_values.size(), 4u);
+  EXPECT_EQ(got.intermediate_values.at(0), 1.0);
+  EXPECT_EQ(got.intermediate_values.at(5), 3.0);
+  EXPECT_TRUE(std::isnan(got.intermediate_values.at(2)));
+  EXPECT_EQ(got.intermediate_values.at(7), -inf);
+  EXPECT_EQ(got.last_step(), 7);
+
+  ASSERT_TRUE(storage_->finish_trial(t.trial_id, TrialState::kPruned, {}));
+  EXPECT_THROW(storage_->set_trial_intermediate_value(t.trial_id, 8, 1.0), StateError);
+  EXPECT_THROW(storage_->set_trial_intermediate_value(t.trial_id + 1000, 8, 1.0), NotFoundError);
+}
+
+TEST_P(StorageConformanceTest, TrialAttributesRoundTripAsJson) {
+  std::int64_t s = make_study();
+  NewTrial nt;
+  nt.user_attrs = {{"origin", "enqueued"}};
+  nt.system_attrs = {{"grid_id", 12}};
+  FrozenTrial t = *storage_->create_trial(s, nt);
+  EXPECT_EQ(t.user_attrs.at("origin"), "enqueued");
+  Json report = {{"acc", {0.5, 0.75}}, {"big", 9007199254740993LL}, {"tiny", 1e-300}, {"text", "a\"b\nc"}};
+  storage_->set_trial_user_attr(t.trial_id, "report", report);
+  storage_->set_trial_user_attr(t.trial_id, "origin", "replaced");
+  storage_->set_trial_system_attr(t.trial_id, "worker", {{"pid", 42}, {"host", "node-1"}});
+  FrozenTrial got = storage_->get_trial(t.trial_id);
+  EXPECT_EQ(got.user_attrs.at("report"), report);
+  EXPECT_EQ(got.user_attrs.at("origin"), "replaced");
+  EXPECT_EQ(got.system_attrs.at("grid_id"), 12);
+  EXPECT_EQ(got.system_attrs.at("worker").at("host"), "node-1");
+  EXPECT_EQ(got.user_attrs.count("worker"), 0u);
+
+  ASSERT_TRUE(storage_->finish_trial(t.trial_id, TrialState::kComplete, {0.0}));
+  EXPECT_THROW(storage_->set_trial_user_attr(t.trial_id, "late", 1), StateError);
+  EXPECT_THROW(storage_->set_trial_system_attr(t.trial_id, "late", 1), StateError);
+  EXPECT_EQ(storage_->get_trial(t.trial_id).user_attrs.count("late"), 0u);
+  EXPECT_THROW(storage_->set_trial_user_attr(t.trial_id + 1000, "k", 1), NotFoundError);
+  EXPECT_THROW(storage_->set_trial_system_attr(t.trial_id + 1000, "k", 1), NotFoundError);
+}
+
+TEST_P(StorageConformanceTest, FailTrialWithoutRetry) {
+  std::int64_t s = make_study();
+  FrozenTrial t = running(s);
+  EXPECT_EQ(storage_->fail_trial(t.trial_id, "objective threw: boom", 0), std::nullopt);
+  FrozenTrial got = storage_->get_trial(t.trial_id);
+  EXPECT_EQ(got.state, TrialState::kFail);
+  EXPECT_EQ(got.system_attrs.at(attr::kFailReason), "objective threw: boom");
+  EXPECT_EQ(got.system_attrs.count(attr::kRetriedBy), 0u);
+  EXPECT_TRUE(got.datetime_complete.has_value());
+  EXPECT_EQ(storage_->get_all_trials(s).size(), 1u);
+  TrialCounts c = storage_->count_trials(s);
+  EXPECT_EQ(c.failed, 1);
+  EXPECT_EQ(c.retried, 0);
+  EXPECT_EQ(c.finished(), 1);
+  // Not RUNNING any more: nothing happens, even with retries allowed.
+  EXPECT_EQ(storage_->fail_trial(t.trial_id, "again", 5), std::nullopt);
+  EXPECT_EQ(storage_->get_trial(t.trial_id).system_attrs.at(attr::kFailReason), "objective threw: boom");
+  EXPECT_EQ(storage_->get_all_trials(s).size(), 1u);
+  EXPECT_THROW(storage_->fail_trial(t.trial_id + 1000, "x", 1), NotFoundError);
+}
+
+TEST_P(StorageConformanceTest, FailTrialRetriesUpToTheLimit) {
+  std::int64_t s = make_study();
+  std::map<std::string, Distribution> dists = {{"x", Distribution::make_float(0, 1)},
+                                               {"k", Distribution::make_categorical({"a", "b"})}};
+  FrozenTrial t0 = running(s, {{"x", 0.25}, {"k", "b"}}, dists);
+
+  ASSERT_EQ(storage_->fail_trial(t0.trial_id, "crash 1", 2), 1);
+  FrozenTrial failed = storage_->get_trial(t0.trial_id);
+  EXPECT_EQ(failed.state, TrialState::kFail);
+  EXPECT_EQ(failed.system_attrs.at(attr::kRetriedBy), 1);
+  std::vector<FrozenTrial> all = storage_->get_all_trials(s);
+  ASSERT_EQ(all.size(), 2u);
+  const FrozenTrial& copy = all[1];
+  EXPECT_EQ(copy.state, TrialState::kWaiting);
+  EXPECT_EQ(copy.params, t0.params);
+  EXPECT_EQ(copy.distributions, t0.distributions);
+  EXPECT_EQ(copy.system_attrs.at(attr::kRetryOf), 0);
+  EXPECT_EQ(copy.system_attrs.at(attr::kRetryCount), 1);
+  TrialCounts c = storage_->count_trials(s);
+  EXPECT_EQ(c.failed, 1);
+  EXPECT_EQ(c.retried, 1);
+  EXPECT_EQ(c.waiting, 1);
+  EXPECT_EQ(c.finished(), 0);
+  EXPECT_EQ(c.slots(), 1);
+
+  FrozenTrial t1 = *storage_->pop_waiting_trial(s, false);
+  ASSERT_EQ(t1.number, 1);
+  ASSERT_EQ(storage_->fail_trial(t1.trial_id, "crash 2", 2), 2);
+  FrozenTrial t2 = *storage_->pop_waiting_trial(s, false);
+  ASSERT_EQ(t2.number, 2);
+  EXPECT_EQ(t2.system_attrs.at(attr::kRetryOf), 0);  // the root, not the previous retry
+  EXPECT_EQ(t2.system_attrs.at(attr::kRetryCount), 2);
+  EXPECT_EQ(t2.params, t0.params);
+  EXPECT_EQ(storage_->get_trial(t1.trial_id).system_attrs.at(attr::kRetriedBy), 2);
+
+  // The limit is reached: the third failure is final.
+  EXPECT_EQ(storage_->fail_trial(t2.trial_id, "crash 3", 2), std::nullopt);
+  FrozenTrial last = storage_->get_trial(t2.trial_id);
+  EXPECT_EQ(last.state, TrialState::kFail);
+  EXPECT_EQ(last.system_attrs.count(attr::kRetriedBy), 0u);
+  EXPECT_EQ(last.system_attrs.at(attr::kFailReason), "crash 3");
+  EXPECT_EQ(storage_->get_all_trials(s).size(), 3u);
+  c = storage_->count_trials(s);
+  EXPECT_EQ(c.failed, 3);
+  EXPECT_EQ(c.retried, 2);
+  EXPECT_EQ(c.finished(), 1);
+  EXPECT_EQ(c.slots(), 1);
+}
+
+TEST_P(StorageConformanceTest, ReapStaleTrialsFailsOnlyOldHeartbeats) {
+  std::int64_t s = make_study();
+  FrozenTrial stale = running(s, {}, {}, true);
+  FrozenTrial silent = running(s, {}, {}, false);  // never had a heartbeat: left alone
+  FrozenTrial fresh = running(s, {}, {}, true);
+  FrozenTrial done = running(s, {}, {}, true);
+  ASSERT_TRUE(storage_->finish_trial(done.trial_id, TrialState::kComplete, {1.0}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  storage_->record_heartbeat(fresh.trial_id);
+  storage_->record_heartbeat(done.trial_id);  // no-op on a finished trial
+
+  EXPECT_EQ(storage_->reap_stale_trials(s, 0.1, 1), std::vector<int>{0});
+  FrozenTrial reaped = storage_->get_trial(stale.trial_id);
+  EXPECT_EQ(reaped.state, TrialState::kFail);
+  EXPECT_NE(reaped.system_attrs.at(attr::kFailReason).get<std::string>().find("heartbeat"), std::string::npos);
+  EXPECT_EQ(reaped.system_attrs.at(attr::kRetriedBy), 4);
+  EXPECT_EQ(storage_->get_trial(silent.trial_id).state, TrialState::kRunning);
+  EXPECT_EQ(storage_->get_trial(fresh.trial_id).state, TrialState::kRunning);
+  EXPECT_EQ(storage_->get_trial(done.trial_id).state, TrialState::kComplete);
+  std::vector<FrozenTrial> waiting_trials = storage_->get_all_trials(s, {TrialState::kWaiting});
+  ASSERT_EQ(waiting_trials.size(), 1u);
+  EXPECT_EQ(waiting_trials[0].system_attrs.at(attr::kRetryOf), 0);
+
+  // Reaped trials are FAIL now, so a second pass finds nothing new.
+  EXPECT_TRUE(storage_->reap_stale_trials(s, 0.1, 1).empty());
+  EXPECT_THROW(storage_->reap_stale_trials(s + 1000, 0.1, 1), NotFoundError);
+  EXPECT_THROW(storage_->reap_stale_trials(s, -1.0, 1), ValueError);
+  EXPECT_THROW(storage_->reap_stale_trials(s, std::nan(""), 1), ValueError);
+  EXPECT_THROW(storage_->record_heartbeat(stale.trial_id + 1000), NotFoundError);
+}
+
+TEST_P(StorageConformanceTest, GetAllTrialsOrdersByNumberAndFiltersByState) {
+  std::int64_t s = make_study();
+  std::int64_t other = make_study("other");
+  running(other);
+  std::vector<TrialState> plan;
+  const std::vector<TrialState> kinds = {TrialState::kComplete, TrialState::kPruned, TrialState::kFail,
+                                         TrialState::kRunning, TrialState::kWaiting};
+  for (int i = 0; i < 12; ++i) plan.push_back(kinds[rng_() % kinds.size()]);
+  TrialCounts expected;
+  for (TrialState st : plan) {
+    if (st == TrialState::kWaiting) {
+      waiting(s);
+      ++expected.waiting;
+      continue;
+    }
+    FrozenTrial t = running(s);
+    switch (st) {
+      case TrialState::kComplete:
+        storage_->finish_trial(t.trial_id, st, {1.0 * t.number});
+        ++expected.complete;
+        break;
+      case TrialState::kPruned:
+        storage_->finish_trial(t.trial_id, st, {});
+        ++expected.pruned;
+        break;
+      case TrialState::kFail:
+        storage_->fail_trial(t.trial_id, "x", 0);
+        ++expected.failed;
+        break;
+      default:
+        ++expected.running;
+        break;
+    }
+  }
+  std::vector<FrozenTrial> all = storage_->get_all_trials(s);
+  ASSERT_EQ(all.size(), plan.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].number, static_cast<int>(i));
+    EXPECT_EQ(all[i].state, plan[i]);
+  }
+  for (const std::vector<TrialState>& filter : std::vector<std::vector<TrialState>>{
+           {TrialState::kComplete}, {TrialState::kFail, TrialState::kWaiting}, {TrialState::kRunning}}) {
+    std::vector<int> want;
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      if (std::find(filter.begin(), filter.end(), plan[i]) != filter.end()) want.push_back(static_cast<int>(i));
+    }
+    EXPECT_EQ(numbers(storage_->get_all_trials(s, filter)), want);
+  }
+  TrialCounts c = storage_->count_trials(s);
+  EXPECT_EQ(c.complete, expected.complete);
+  EXPECT_EQ(c.pruned, expected.pruned);
+  EXPECT_EQ(c.failed, expected.failed);
+  EXPECT_EQ(c.running, expected.running);
+  EXPECT_EQ(c.waiting, expected.waiting);
+  EXPECT_EQ(c.retried, 0);
+  EXPECT_EQ(storage_->count_trials(other).running, 1);
+  EXPECT_THROW(storage_->count_trials(s + other + 1000), NotFoundError);
+
+  // Repeated reads see every later change (SQLite serves these from its cache).
+  FrozenTrial extra = running(s);
+  storage_->set_trial_intermediate_value(extra.trial_id, 1, 0.5);
+  std::vector<FrozenTrial> again = storage_->get_all_trials(s);
+  ASSERT_EQ(again.size(), plan.size() + 1);
+  EXPECT_EQ(again.back().intermediate_values.at(1), 0.5);
+  storage_->finish_trial(extra.trial_id, TrialState::kComplete, {-2.0});
+  EXPECT_EQ(storage_->get_all_trials(s).back().values, std::vector<double>{-2.0});
+  EXPECT_EQ(storage_->get_all_trials(s, {TrialState::kComplete}).back().number, extra.number);
+}
+
+TEST_P(StorageConformanceTest, UnknownIdsAreNotFound) {
+  std::int64_t s = make_study();
+  const std::int64_t bad_trial = 987654, bad_study = s + 987654;
+  EXPECT_THROW(storage_->get_trial(bad_trial), NotFoundError);
+  EXPECT_THROW(storage_->get_study(bad_study), NotFoundError);
+  EXPECT_THROW(storage_->delete_study(bad_study), NotFoundError);
+  EXPECT_THROW(storage_->get_all_trials(bad_study), NotFoundError);
+  EXPECT_THROW(storage_->count_trials(bad_study), NotFoundError);
+  EXPECT_THROW(storage_->create_trial(bad_study, NewTrial{}, 10), NotFoundError);
+  EXPECT_THROW(storage_->record_heartbeat(bad_trial), NotFoundError);
+  EXPECT_THROW(storage_->fail_trial(bad_trial, "x", 0), NotFoundError);
+  EXPECT_THROW(storage_->set_trial_params(bad_trial, {}, {}), NotFoundError);
+  // NotFoundError is a ValueError, so callers can catch user mistakes together.
+  EXPECT_THROW(storage_->get_trial(bad_trial), ValueError);
+}
+
+TEST_P(StorageConformanceTest, ConcurrentThreadsNeverOvershootMaxSlots) {
+  std::int64_t s = make_study();
+  constexpr int kSlots = 40;
+  std::vector<std::thread> workers;
+  std::vector<int> made(4, 0);
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&, w] {
+      while (auto t = storage_->create_trial(s, NewTrial{}, kSlots)) {
+        storage_->finish_trial(t->trial_id, TrialState::kComplete, {static_cast<double>(w)});
+        storage_->get_all_trials(s);
+        ++made[w];
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(made[0] + made[1] + made[2] + made[3], kSlots);
+  std::vector<FrozenTrial> all = storage_->get_all_trials(s);
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kSlots));
+  for (int i = 0; i < kSlots; ++i) {
+    EXPECT_EQ(all[i].number, i);
+    EXPECT_EQ(all[i].state, TrialState::kComplete);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StorageConformanceTest, ::testing::Values("memory", "sqlite"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+}  // namespace
+}  // namespace nasforge

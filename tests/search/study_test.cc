@@ -1,0 +1,197 @@
+// The ask/tell C++ API and the run loop, on the in-memory backend.
+#include "search/study.h"
+
+#include <cmath>
+#include <set>
+
+#include "core/error.h"
+#include "search/runner.h"
+#include "search/study_config.h"
+#include "testing.h"
+
+namespace nasforge {
+namespace {
+
+class StudyTest : public testing::NasforgeTest {
+ protected:
+  Study make_study(const std::string& strategy = "name: random", const std::string& pruner = "name: none") {
+    Study study = Study::create(open_storage("memory"), "s", {StudyDirection::kMinimize});
+    SearchSpace space = SearchSpace::from_config(ConfigNode::parse_string(
+        "x: {type: float, low: -1, high: 1}\nopt: [sgd, adam]\nmomentum: {type: float, low: 0, high: 1, "
+        "when: {opt: sgd}}\n"));
+    study.set_space(space);
+    study.set_sampler(make_sampler(ConfigNode::parse_string(strategy), space, 7, 1));
+    study.set_pruner(make_pruner(ConfigNode::parse_string(pruner)));
+    return study;
+  }
+};
+
+/// Objective with a learning curve, for pruning through the loop.
+class CurveObjective : public Objective {
+ public:
+  std::vector<double> evaluate(TrialContext& trial) override {
+    double x = trial.param("x").as_double();
+    if (std::fabs(x) > 0.8) throw ObjectiveError("diverged");
+    for (int step = 0; step < 5; ++step) {
+      trial.report(x * x + (5 - step), step);
+      if (trial.should_prune()) throw TrialPruned();
+    }
+    return {x * x};
+  }
+};
+
+TEST_F(StudyTest, AskTellNumbersTrialsAndStoresEverything) {
+  Study study = make_study();
+  for (int i = 0; i < 5; ++i) {
+    std::optional<Trial> t = study.ask();
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->number(), i);
+    // Conditional parameter present exactly when its condition holds.
+    bool sgd = t->param("opt").as_string() == "sgd";
+    EXPECT_EQ(t->params().count("momentum"), sgd ? 1u : 0u);
+    t->set_user_attr("note", Json{{"i", i}});
+    EXPECT_EQ(study.tell(*t, {t->param("x").as_double()}), TrialState::kComplete);
+  }
+  auto trials = study.trials();
+  ASSERT_EQ(trials.size(), 5u);
+  EXPECT_EQ(trials[3].user_attrs.at("note")["i"], 3);
+  auto best = study.best_trials();
+  ASSERT_EQ(best.size(), 1u);
+  for (const auto& t : trials) EXPECT_LE(best[0].values[0], t.values[0]);
+}
+
+TEST_F(StudyTest, NanOrWrongArityFailsTheTrialWithAReason) {
+  Study study = make_study();
+  auto a = study.ask();
+  EXPECT_EQ(study.tell(*a, {std::nan("")}), TrialState::kFail);
+  auto b = study.ask();
+  EXPECT_EQ(study.tell(*b, {1.0, 2.0}), TrialState::kFail);
+  auto trials = study.trials();
+  EXPECT_EQ(trials[0].system_attrs.at(attr::kFailReason), "objective returned NaN");
+  EXPECT_NE(trials[1].system_attrs.at(attr::kFailReason).get<std::string>().find("2 values"), std::string::npos);
+  EXPECT_THROW(study.tell(*a, {1.0}), StateError);
+}
+
+TEST_F(StudyTest, EnqueuedParametersRunFirstAndAreValidated) {
+  Study study = make_study();
+  study.enqueue({{"x", 0.5}, {"opt", "adam"}});
+  study.enqueue({{"opt", "sgd"}});  // partial: x and momentum are sampled
+  EXPECT_THROW(study.enqueue({{"x", 5.0}}), ValueError);
+  EXPECT_THROW(study.enqueue({{"y", 1.0}}), ValueError);
+  EXPECT_THROW(study.enqueue({{"opt", "adam"}, {"momentum", 0.5}}), ValueError);  // inactive
+  auto first = study.ask();
+  EXPECT_EQ(first->param("x").as_double(), 0.5);
+  EXPECT_EQ(first->param("opt").as_string(), "adam");
+  auto second = study.ask();
+  EXPECT_EQ(second->param("opt").as_string(), "sgd");
+  EXPECT_EQ(second->params().count("momentum"), 1u);
+  EXPECT_EQ(study.trials()[1].params.count("momentum"), 1u);  // sampled values are stored too
+}
+
+TEST_F(StudyTest, AskRespectsSlotsAcrossStates) {
+  Study study = make_study();
+  auto a = study.ask(2);
+  auto b = study.ask(2);
+  ASSERT_TRUE(a && b);
+  EXPECT_FALSE(study.ask(2));  // two RUNNING trials hold both slots
+  study.fail(*a, "crashed");   // no retry policy: the failure counts as finished
+  EXPECT_FALSE(study.ask(2));
+}
+
+TEST_F(StudyTest, FailedTrialsAreRetriedWithTheSameParameters) {
+  Study study = make_study();
+  study.set_options(StudyOptions().with_seed(1).with_max_retry(1));
+  auto a = study.ask(3);
+  study.fail(*a, "worker crashed");
+  auto retry = study.ask(3);
+  EXPECT_EQ(retry->params(), a->params());
+  study.fail(*retry, "crashed again");  // the retry budget is spent: no third attempt
+  auto fresh = study.ask(3);
+  ASSERT_TRUE(fresh);
+  EXPECT_NE(fresh->params(), a->params());
+  TrialCounts c = study.counts();
+  EXPECT_EQ(c.failed, 2);
+  EXPECT_EQ(c.retried, 1);
+  EXPECT_EQ(c.finished(), 1);
+}
+
+TEST_F(StudyTest, OptimizeHandlesPruningAndObjectiveErrors) {
+  Study study = make_study("name: random", "name: median\nn_startup_trials: 3\nn_warmup_steps: 1");
+  CurveObjective objective;
+  RunOptions options;
+  options.n_trials = 40;
+  RunSummary s = optimize(study, objective, options);
+  EXPECT_EQ(s.completed + s.pruned + s.failed, 40);
+  EXPECT_GT(s.pruned, 0);
+  EXPECT_GT(s.failed, 0);  // |x| > 0.8 raises
+  for (const auto& t : study.trials({TrialState::kPruned})) {
+    ASSERT_TRUE(t.system_attrs.count("pruned_at_step"));
+    EXPECT_EQ(t.system_attrs.at("pruned_at_step"), *t.last_step());
+    EXPECT_LT(*t.last_step(), 4);
+  }
+  for (const auto& t : study.trials({TrialState::kFail})) {
+    EXPECT_NE(t.system_attrs.at(attr::kFailReason).get<std::string>().find("diverged"), std::string::npos);
+  }
+  EXPECT_EQ(study.counts().finished(), 40);
+}
+
+TEST_F(StudyTest, GridExhaustionStopsTheLoop) {
+  Study study = Study::create(open_storage("memory"), "g", {StudyDirection::kMaximize});
+  SearchSpace space = SearchSpace::from_config(ConfigNode::parse_string("a: [1, 2, 3]\nb: {type: int, low: 0, high: 1}"));
+  study.set_space(space);
+  study.set_sampler(make_sampler(ConfigNode::parse_string("name: grid"), space, 1, 1));
+  class Sum : public Objective {
+   public:
+    std::vector<double> evaluate(TrialContext& t) override {
+      return {t.param("a").as_double() + t.param("b").as_double()};
+    }
+  } sum;
+  RunOptions options;
+  options.n_trials = 100;
+  RunSummary s = optimize(study, sum, options);
+  EXPECT_TRUE(s.exhausted);
+  EXPECT_EQ(s.completed, 6);
+  std::set<std::string> seen;
+  for (const auto& t : study.trials()) seen.insert(t.to_json()["params"].dump());
+  EXPECT_EQ(seen.size(), 6u);
+  EXPECT_EQ(study.best_trials()[0].values[0], 4.0);
+}
+
+TEST_F(StudyTest, LoadAndCreateErrorsNameTheStudy) {
+  auto storage = open_storage("memory");
+  Study::create(storage, "alpha", {StudyDirection::kMinimize});
+  EXPECT_THROW(Study::create(storage, "alpha", {StudyDirection::kMinimize}), DuplicateStudyError);
+  EXPECT_NO_THROW(Study::create(storage, "alpha", {StudyDirection::kMinimize}, /*load_if_exists=*/true));
+  try {
+    Study::load(storage, "alpah");
+    FAIL();
+  } catch (const NotFoundError& e) {
+    EXPECT_NE(std::string(e.what()).find("did you mean 'alpha'"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(StudyTest, StudyConfigDefaultsAndCrossKeyChecks) {
+  StudyConfig cfg = parse_study_config("study: {n_trials: 5}\nspace: {x: [1, 2]}\n", "dir/my_study.yaml", "/tmp");
+  EXPECT_EQ(cfg.name, "my_study");
+  EXPECT_EQ(cfg.storage_url, "sqlite:///my_study.db");
+  EXPECT_EQ(cfg.directions, std::vector<StudyDirection>{StudyDirection::kMinimize});
+  EXPECT_FALSE(cfg.has_objective());
+  EXPECT_THROW(parse_study_config("study: {name: a}\nspace: {x: [1]}\n", "f.yaml", "/tmp"), ConfigError);
+  EXPECT_THROW(parse_study_config("study: {n_trials: 1, direction: up}\nspace: {x: [1]}\n", "f.yaml", "/tmp"),
+               ConfigError);
+  EXPECT_THROW(parse_study_config("study: {n_trials: 1, directions: [minimize, maximize]}\nspace: {x: [1]}\n"
+                                  "pruner: {name: median}\n",
+                                  "f.yaml", "/tmp"),
+               ConfigError);
+  EXPECT_THROW(parse_study_config("study: {n_trials: 1}\nspace: {x: [1]}\nenqueue: [{x: 3}]\n", "f.yaml", "/tmp"),
+               ConfigError);
+  StudyConfig two = parse_study_config("study: {n_trials: 1, directions: [minimize, maximize]}\nspace: {x: [1, 2]}\n"
+                                       "enqueue: [{x: 2}]\n",
+                                       "f.yaml", "/tmp");
+  EXPECT_EQ(two.directions.size(), 2u);
+  ASSERT_EQ(two.enqueue.size(), 1u);
+  EXPECT_EQ(two.enqueue[0].at("x").as_int(), 2);
+}
+
+}  // namespace
+}  // namespace nasforge

@@ -136,13 +136,13 @@ class Progress {
       return;
     }
     std::string what = std::string("trial ") + std::to_string(t.number) + " " + to_string(t.state);
-    if (t.state == TrialState::kComplete) what += " value " + format_values(t.values);
+    if (t.state == TrialState::kComplete) what += " value " + format_values(t.values, true);
     if (t.state == TrialState::kPruned && t.last_step()) what += " at step " + std::to_string(*t.last_step());
     if (t.state == TrialState::kFail) {
       auto r = t.system_attrs.find(attr::kFailReason);
       if (r != t.system_attrs.end()) what += " (" + first_line(r->second.get<std::string>()) + ")";
     }
-    std::cerr << what << " [" << format_params(t.params) << "] | " << summary_text() << std::endl;
+    std::cerr << what << " [" << format_params(t.params, true) << "] | " << summary_text() << std::endl;
   }
 
   void status_line() {
@@ -165,7 +165,7 @@ class Progress {
     s += " | " + fmt_seconds(elapsed());
     auto best = study_.best_trials();
     if (study_.directions().size() == 1 && !best.empty()) {
-      s += " | best " + format_values(best[0].values) + " (trial " + std::to_string(best[0].number) + ")";
+      s += " | best " + format_values(best[0].values, true) + " (trial " + std::to_string(best[0].number) + ")";
     } else if (!best.empty()) {
       s += " | Pareto front " + std::to_string(best.size());
     }

@@ -28,8 +28,11 @@ InMemoryStorage::TrialRecord& InMemoryStorage::writable_trial_locked(std::int64_
     throw StateError("cannot " + what + " on " + describe_trial(trial_id, r.trial.number) + ": it is already " +
                      to_string(r.trial.state));
   }
+  touch_locked(r);  // every caller writes to the trial
   return r;
 }
+
+void InMemoryStorage::touch_locked(TrialRecord& record) { record.stamp = ++studies_.at(record.study_id).stamp; }
 
 FrozenTrial& InMemoryStorage::add_trial_locked(std::int64_t study_id, FrozenTrial trial) {
   StudyRecord& study = study_locked(study_id);
@@ -39,6 +42,7 @@ FrozenTrial& InMemoryStorage::add_trial_locked(std::int64_t study_id, FrozenTria
   TrialRecord& r = trials_[trial.trial_id];
   r.study_id = study_id;
   r.trial = std::move(trial);
+  touch_locked(r);
   return r.trial;
 }
 
@@ -139,6 +143,7 @@ std::optional<FrozenTrial> InMemoryStorage::pop_waiting_trial(std::int64_t study
     r.trial.state = TrialState::kRunning;
     r.trial.datetime_start = now;
     if (heartbeat) r.heartbeat = now;
+    touch_locked(r);
     return r.trial;
   }
   return std::nullopt;
@@ -162,6 +167,7 @@ bool InMemoryStorage::finish_trial(std::int64_t trial_id, TrialState state, cons
   TrialRecord& r = trial_locked(trial_id);
   storage_detail::check_finish(state, values, studies_.at(r.study_id).info.directions.size());
   if (r.trial.state != TrialState::kRunning) return false;
+  touch_locked(r);
   r.trial.state = state;
   r.trial.values = values;
   r.trial.datetime_complete = storage_detail::now();
@@ -171,6 +177,7 @@ bool InMemoryStorage::finish_trial(std::int64_t trial_id, TrialState state, cons
 
 std::optional<int> InMemoryStorage::fail_locked(TrialRecord& record, const std::string& reason, int max_retry) {
   FrozenTrial& failed = record.trial;
+  touch_locked(record);
   failed.state = TrialState::kFail;
   failed.datetime_complete = storage_detail::now();
   failed.system_attrs[attr::kFailReason] = reason;
@@ -184,6 +191,7 @@ std::optional<int> InMemoryStorage::fail_locked(TrialRecord& record, const std::
   copy.system_attrs[attr::kRetryCount] = count + 1;
   int number = add_trial_locked(record.study_id, std::move(copy)).number;  // std::map keeps `failed` valid
   failed.system_attrs[attr::kRetriedBy] = number;
+  touch_locked(record);
   return number;
 }
 
@@ -248,6 +256,19 @@ void InMemoryStorage::set_trial_system_attr(std::int64_t trial_id, const std::st
 FrozenTrial InMemoryStorage::get_trial(std::int64_t trial_id) {
   std::lock_guard<std::mutex> lock(mu_);
   return trial_locked(trial_id).trial;
+}
+
+TrialChanges InMemoryStorage::get_trials_since(std::int64_t study_id, std::int64_t since) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const StudyRecord& study = study_locked(study_id);
+  TrialChanges changes;
+  changes.stamp = study.stamp;
+  changes.complete = since < 0;
+  for (std::int64_t tid : study.trial_ids) {
+    const TrialRecord& r = trials_.at(tid);
+    if (r.stamp > since) changes.trials.push_back(r.trial);
+  }
+  return changes;
 }
 
 std::vector<FrozenTrial> InMemoryStorage::get_all_trials(std::int64_t study_id, const std::vector<TrialState>& states) {

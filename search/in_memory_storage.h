@@ -62,23 +62,28 @@ class InMemoryStorage : public Storage {
   /// See Storage.
   std::vector<FrozenTrial> get_all_trials(std::int64_t study_id, const std::vector<TrialState>& states = {}) override;
   /// See Storage.
+  TrialChanges get_trials_since(std::int64_t study_id, std::int64_t since) override;
+  /// See Storage.
   TrialCounts count_trials(std::int64_t study_id) override;
 
  private:
   struct StudyRecord {
     StudyInfo info;
     std::vector<std::int64_t> trial_ids;  // indexed by trial number
+    std::int64_t stamp = 0;               // highest TrialRecord::stamp of the study
   };
   struct TrialRecord {
     std::int64_t study_id = -1;
     FrozenTrial trial;
     std::optional<Clock::time_point> heartbeat;
+    std::int64_t stamp = 0;  // study-wide change counter at the last write (see get_trials_since)
   };
 
   StudyRecord& study_locked(std::int64_t study_id);
   TrialRecord& trial_locked(std::int64_t trial_id);
   TrialRecord& writable_trial_locked(std::int64_t trial_id, const std::string& what);
   FrozenTrial& add_trial_locked(std::int64_t study_id, FrozenTrial trial);
+  void touch_locked(TrialRecord& record);
   std::optional<int> fail_locked(TrialRecord& record, const std::string& reason, int max_retry);
 
   std::mutex mu_;

@@ -1,6 +1,8 @@
 #include "search/report.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <iomanip>
 #include <set>
 
@@ -17,17 +19,30 @@ OutputFormat parse_format(const std::string& name) {
                    did_you_mean(name, {"table", "json", "csv"}));
 }
 
-std::string format_values(const std::vector<double>& values) {
+namespace {
+
+std::string number_text(double v, bool brief) {
+  if (!brief || !std::isfinite(v)) return format_double(v);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+}  // namespace
+
+std::string format_values(const std::vector<double>& values, bool brief) {
   if (values.empty()) return "-";
-  if (values.size() == 1) return format_double(values[0]);
+  if (values.size() == 1) return number_text(values[0], brief);
   std::vector<std::string> parts;
-  for (double v : values) parts.push_back(format_double(v));
+  for (double v : values) parts.push_back(number_text(v, brief));
   return "[" + join(parts, ", ") + "]";
 }
 
-std::string format_params(const ParamMap& params) {
+std::string format_params(const ParamMap& params, bool brief) {
   std::vector<std::string> parts;
-  for (const auto& [k, v] : params) parts.push_back(k + "=" + v.to_string());
+  for (const auto& [k, v] : params) {
+    parts.push_back(k + "=" + (v.is_double() ? number_text(v.as_double(), brief) : v.to_string()));
+  }
   return join(parts, ", ");
 }
 

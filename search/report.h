@@ -23,10 +23,11 @@ void write_trials(std::ostream& out, const std::vector<FrozenTrial>& trials,
 void write_studies(std::ostream& out, const std::vector<StudyInfo>& studies, const std::vector<TrialCounts>& counts,
                    const std::vector<std::vector<FrozenTrial>>& bests, OutputFormat format);
 
-/// "0.3979" or "[0.1, 0.2]" for a trial's values; "-" when it has none.
-std::string format_values(const std::vector<double>& values);
+/// "0.397887" or "[0.1, 0.2]" for a trial's values; "-" when it has none. `brief` rounds to 6 significant
+/// digits for progress lines; otherwise values round-trip exactly.
+std::string format_values(const std::vector<double>& values, bool brief = false);
 
-/// "x=1, opt=adam" for a parameter map.
-std::string format_params(const ParamMap& params);
+/// "x=1, opt=adam" for a parameter map; `brief` as for format_values.
+std::string format_params(const ParamMap& params, bool brief = false);
 
 }  // namespace nasforge

@@ -228,9 +228,8 @@ void inspect_file(const std::string& path) {
   std::streamsize n = in.gcount();
   if (n == 0) return;  // SQLite treats an empty file as an empty database
   if (n < 16 || std::memcmp(header, "SQLite format 3", 16) != 0) {
-    throw StorageError("'" + path +
-                       "' is not a SQLite database (it does not start with the SQLite header); "
-                       "nasforge will not use or modify it. Point the storage URL at a new file or an existing "
+    throw StorageError("'" + path + "' is not a SQLite database (it does not start with the SQLite header); " +
+                       "nasforge will not use or modify it. Point the storage URL at a new file or an existing " +
                        "nasforge database.");
   }
 }
@@ -248,8 +247,7 @@ TrialState parse_state(const std::string& text, const std::string& path) {
 std::string sqlite_path_from_url(const std::string& url) {
   const std::string prefix = "sqlite:///";
   const std::string forms =
-      "use sqlite:///relative/path.db (relative to the current directory) or "
-      "sqlite:////absolute/path.db";
+      "use sqlite:///relative/path.db (relative to the current directory) or sqlite:////absolute/path.db";
   if (url.rfind(prefix, 0) != 0) throw ValueError("'" + url + "' is not a SQLite URL; " + forms);
   std::string path = url.substr(prefix.size());
   if (path.empty()) throw ValueError("SQLite URL '" + url + "' names no file; " + forms);
@@ -310,17 +308,13 @@ struct SqliteStorage::Impl {
       // The schema and its version row are written in one transaction, so a missing row is not a race.
       version = read_version();
       if (!version) {
-        throw StorageError("'" + path +
-                           "' has an empty version_info table; it was not written by nasforge or is "
+        throw StorageError("'" + path + "' has an empty version_info table; it was not written by nasforge or is " +
                            "damaged, so nasforge will not use or modify it");
       }
       if (version->second.rfind(kLibraryPrefix, 0) != 0) {
-        throw StorageError("'" + path +
-                           "' is a SQLite database of another program (its version_info names library "
-                           "version '" +
-                           version->second +
-                           "'; Optuna databases look like this); nasforge cannot "
-                           "read that schema and will not modify it. Point the storage URL at a new file.");
+        throw StorageError("'" + path + "' is a SQLite database of another program (its version_info names " +
+                           "library version '" + version->second + "', as Optuna's does); nasforge cannot read " +
+                           "that schema and will not modify it. Point the storage URL at a new file.");
       }
     });
     if (!tables.empty() && !version) {
@@ -528,11 +522,12 @@ struct SqliteStorage::Impl {
     return static_cast<int>(st.int_at(0));
   }
 
+  // FAIL trials that were re-enqueued; they hold no n_trials slot.
   int retried_count(std::int64_t study_id) {
     Stmt st = stmt(
         "SELECT COUNT(*) FROM trials t JOIN trial_system_attributes a ON a.trial_id = t.trial_id "
-        "WHERE t.study_id = ?1 AND t.state = 'FAIL' AND a.key = 'retried_by'");
-    st.bind_int(1, study_id).step();
+        "WHERE t.study_id = ?1 AND t.state = 'FAIL' AND a.key = ?2");
+    st.bind_int(1, study_id).bind_text(2, attr::kRetriedBy).step();
     return static_cast<int>(st.int_at(0));
   }
 
@@ -662,8 +657,9 @@ struct SqliteStorage::Impl {
           "FROM trial_intermediate_values" +
           join_where);
       bind(st);
-      while (st.step())
+      while (st.step()) {
         out[index.at(st.int_at(0))].intermediate_values[static_cast<int>(st.int_at(1))] = st.number_at(2);
+      }
     }
     for (auto [table, user] :
          {std::make_pair("trial_user_attributes", true), std::make_pair("trial_system_attributes", false)}) {
@@ -1013,38 +1009,20 @@ FrozenTrial SqliteStorage::get_trial(std::int64_t trial_id) {
 std::vector<FrozenTrial> SqliteStorage::get_all_trials(std::int64_t study_id, const std::vector<TrialState>& states) {
   std::lock_guard<std::mutex> lock(mu_);
   Impl::StudyCache& cache = impl_->caches[study_id];
-  std::int64_t seq = -1;
-  bool reload = false;
-  std::vector<FrozenTrial> changed;
+  TrialChanges changes;
   try {
-    impl_->transaction(false, "reading trials", [&] {
-      changed.clear();
-      {
-        Stmt st = impl_->stmt(
-            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM trials WHERE study_id = ?1) FROM studies WHERE study_id = ?1");
-        if (!st.bind_int(1, study_id).step()) {
-          throw NotFoundError("no study with id " + std::to_string(study_id) + " in '" + impl_->path + "'");
-        }
-        seq = st.int_at(0);
-      }
-      if (seq == cache.seq) return;
-      // A stamp that went backwards means the file was replaced under us: start over.
-      reload = seq < cache.seq;
-      std::int64_t since = reload ? -1 : cache.seq;
-      changed = impl_->load_trials("t.study_id = ?1 AND t.seq > ?2",
-                                   [&](Stmt& st) { st.bind_int(1, study_id).bind_int(2, since); });
-    });
+    changes = changes_locked(study_id, cache.seq);
   } catch (const NotFoundError&) {
     impl_->caches.erase(study_id);
     throw;
   }
-  if (reload) cache.trials.clear();
-  for (FrozenTrial& t : changed) {
+  if (changes.complete) cache.trials.clear();
+  for (FrozenTrial& t : changes.trials) {
     auto n = static_cast<std::size_t>(t.number);
     if (cache.trials.size() <= n) cache.trials.resize(n + 1);
     cache.trials[n] = std::move(t);
   }
-  cache.seq = seq;
+  cache.seq = changes.stamp;
   std::vector<FrozenTrial> out;
   out.reserve(cache.trials.size());
   for (const FrozenTrial& t : cache.trials) {
@@ -1052,6 +1030,33 @@ std::vector<FrozenTrial> SqliteStorage::get_all_trials(std::int64_t study_id, co
     if (states.empty() || std::find(states.begin(), states.end(), t.state) != states.end()) out.push_back(t);
   }
   return out;
+}
+
+TrialChanges SqliteStorage::changes_locked(std::int64_t study_id, std::int64_t since) {
+  TrialChanges changes;
+  impl_->transaction(false, "reading trials", [&] {
+    changes = TrialChanges{};
+    {
+      Stmt st = impl_->stmt(
+          "SELECT (SELECT COALESCE(MAX(seq), 0) FROM trials WHERE study_id = ?1) FROM studies WHERE study_id = ?1");
+      if (!st.bind_int(1, study_id).step()) {
+        throw NotFoundError("no study with id " + std::to_string(study_id) + " in '" + impl_->path + "'");
+      }
+      changes.stamp = st.int_at(0);
+    }
+    if (changes.stamp == since) return;
+    // A stamp that went backwards means the file was replaced under the caller: hand over everything.
+    changes.complete = since < 0 || changes.stamp < since;
+    std::int64_t from = changes.complete ? -1 : since;
+    changes.trials = impl_->load_trials("t.study_id = ?1 AND t.seq > ?2",
+                                        [&](Stmt& st) { st.bind_int(1, study_id).bind_int(2, from); });
+  });
+  return changes;
+}
+
+TrialChanges SqliteStorage::get_trials_since(std::int64_t study_id, std::int64_t since) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return changes_locked(study_id, since);
 }
 
 TrialCounts SqliteStorage::count_trials(std::int64_t study_id) {

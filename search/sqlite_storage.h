@@ -85,10 +85,13 @@ class SqliteStorage : public Storage {
   /// See Storage.
   std::vector<FrozenTrial> get_all_trials(std::int64_t study_id, const std::vector<TrialState>& states = {}) override;
   /// See Storage.
+  TrialChanges get_trials_since(std::int64_t study_id, std::int64_t since) override;
+  /// See Storage.
   TrialCounts count_trials(std::int64_t study_id) override;
 
  private:
   struct Impl;
+  TrialChanges changes_locked(std::int64_t study_id, std::int64_t since);  // caller holds mu_
   std::unique_ptr<Impl> impl_;
   std::mutex mu_;  // one connection, used by one thread at a time
 };

@@ -45,6 +45,13 @@ struct TrialCounts {
   int slots() const { return finished() + running + waiting; }
 };
 
+/// Trials that changed after a stamp; see Storage::get_trials_since.
+struct TrialChanges {
+  std::vector<FrozenTrial> trials;  ///< Created or written after the given stamp, by number.
+  std::int64_t stamp = -1;          ///< Pass to the next call.
+  bool complete = false;            ///< `trials` holds every trial: drop what you had (first call, file replaced).
+};
+
 /// Keys nasforge writes into trial system attributes.
 namespace attr {
 inline constexpr const char* kFailReason = "fail_reason";  ///< Why a trial failed (string).
@@ -111,6 +118,9 @@ class Storage {
   /// Trials of a study ordered by number, optionally only those in `states`.
   virtual std::vector<FrozenTrial> get_all_trials(std::int64_t study_id,
                                                   const std::vector<TrialState>& states = {}) = 0;
+  /// Trials created or written after `since` (a stamp from an earlier call; -1 for all). Lets a sampler's
+  /// history stay in step with one cheap query instead of copying every trial before each ask.
+  virtual TrialChanges get_trials_since(std::int64_t study_id, std::int64_t since) = 0;
   /// Trial counts by state.
   virtual TrialCounts count_trials(std::int64_t study_id) = 0;
 };

@@ -1,5 +1,6 @@
 #include "search/study.h"
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 
@@ -76,14 +77,32 @@ ParamMap Study::sample(const ParamMap& fixed, const std::vector<FrozenTrial>& tr
   return space_.validate(params, true);
 }
 
+const std::vector<FrozenTrial>& Study::refresh_history() {
+  TrialChanges changes = storage_->get_trials_since(study_id_, history_stamp_);
+  if (changes.complete) history_.clear();
+  for (FrozenTrial& t : changes.trials) {
+    auto n = static_cast<std::size_t>(t.number);
+    if (history_.size() <= n) history_.resize(n + 1);
+    history_[n] = std::move(t);
+  }
+  history_stamp_ = changes.stamp;
+  return history_;
+}
+
 std::optional<Trial> Study::ask(std::optional<int> max_slots) {
   const bool heartbeat = options_.heartbeat_interval_s > 0;
   if (options_.grace_period_s > 0) storage_->reap_stale_trials(study_id_, options_.grace_period_s, options_.max_retry);
 
-  if (auto waiting = storage_->pop_waiting_trial(study_id_, heartbeat)) {
+  const std::vector<FrozenTrial>& history = refresh_history();
+  bool any_waiting = std::any_of(history.begin(), history.end(),
+                                 [](const FrozenTrial& t) { return t.state == TrialState::kWaiting; });
+  // Popping is a write transaction; skip it when the fresh history shows nothing waiting.
+  std::optional<FrozenTrial> waiting;
+  if (any_waiting) waiting = storage_->pop_waiting_trial(study_id_, heartbeat);
+  if (waiting) {
     ParamMap fixed = waiting->params;
     if (!space_.empty()) {
-      ParamMap full = sample(fixed, storage_->get_all_trials(study_id_));
+      ParamMap full = sample(fixed, refresh_history());
       ParamMap added;
       std::map<std::string, Distribution> dists;
       for (const auto& [name, value] : full) {
@@ -98,7 +117,6 @@ std::optional<Trial> Study::ask(std::optional<int> max_slots) {
     return Trial(*this, *waiting);
   }
 
-  std::vector<FrozenTrial> history = storage_->get_all_trials(study_id_);
   if (max_slots) {
     TrialCounts c;
     for (const auto& t : history) {
@@ -183,11 +201,10 @@ std::vector<FrozenTrial> Study::best_trials() const {
 
 bool Study::should_prune(const Trial& trial) {
   if (!pruner_ || info_.directions.size() != 1) return false;
-  std::vector<FrozenTrial> all = storage_->get_all_trials(study_id_);
-  for (const auto& t : all) {
-    if (t.trial_id == trial.id()) return pruner_->prune(t, all, info_.directions[0]);
-  }
-  return false;
+  const std::vector<FrozenTrial>& all = refresh_history();
+  auto n = static_cast<std::size_t>(trial.number());
+  if (n >= all.size() || all[n].trial_id != trial.id()) return false;
+  return pruner_->prune(all[n], all, info_.directions[0]);
 }
 
 }  // namespace nasforge

@@ -131,6 +131,8 @@ class Study {
   Study(std::shared_ptr<Storage> storage, StudyInfo info);
   bool should_prune(const Trial& trial);
   ParamMap sample(const ParamMap& fixed, const std::vector<FrozenTrial>& trials);
+  /// Brings history_ up to date with the trials that changed in storage since the last call.
+  const std::vector<FrozenTrial>& refresh_history();
 
   std::shared_ptr<Storage> storage_;
   std::int64_t study_id_;
@@ -139,6 +141,8 @@ class Study {
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<Pruner> pruner_;
   StudyOptions options_;
+  std::vector<FrozenTrial> history_;  // every trial by number, kept in step incrementally
+  std::int64_t history_stamp_ = -1;
 };
 
 /// Mixes two 64-bit values into a well-spread seed (splitmix64), for per-worker and per-trial streams.

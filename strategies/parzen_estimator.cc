@@ -286,6 +286,7 @@ void ParzenEstimator::fit(const std::vector<const Distribution*>& dims, const st
     if (!(dim.low < dim.high)) throw ValueError("Parzen estimator: empty range for " + dist.describe());
     fit_numeric(dim, d, observations, n, sigma0);
   }
+  merge();
 }
 
 void ParzenEstimator::fit_numeric(Dim& dim, std::size_t d, const std::vector<double>& observations, std::size_t n,
@@ -332,8 +333,43 @@ void ParzenEstimator::fit_numeric(Dim& dim, std::size_t d, const std::vector<dou
   dim.inv_sigmas.resize(k_total);
   dim.log_mass.resize(k_total);
   dim.log_norm.resize(k_total);
-  dim.half_width.resize(k_total);
-  dim.log_width.resize(k_total);
+  if (dim.kind == Kind::kDiscrete) {
+    // Grid values repeat, and so do (centre, width) pairs: every per-point term is computed once per distinct
+    // pair, which keeps int parameters with many trials as cheap as continuous ones.
+    keyed_.resize(k_total);
+    for (std::size_t k = 0; k < k_total; ++k) keyed_[k] = {dim.mus[k], k};
+    std::sort(keyed_.begin(), keyed_.end(), [&](const auto& x, const auto& y) {
+      if (x.first != y.first) return x.first < y.first;
+      if (dim.sigmas[x.second] != dim.sigmas[y.second]) return dim.sigmas[x.second] < dim.sigmas[y.second];
+      return x.second < y.second;
+    });
+    dim.unique_of.resize(k_total);
+    dim.u_mus.clear();
+    dim.u_inv.clear();
+    dim.u_half.clear();
+    dim.u_log_width.clear();
+    dim.u_log_norm.clear();
+    double last_mu = 0, last_sigma = -1;
+    for (std::size_t j = 0; j < k_total; ++j) {
+      std::size_t k = keyed_[j].second;
+      double mu = dim.mus[k], s = dim.sigmas[k];
+      if (j == 0 || mu != last_mu || s != last_sigma) {
+        last_mu = mu;
+        last_sigma = s;
+        dim.u_mus.push_back(mu);
+        dim.u_inv.push_back(1.0 / s);
+        dim.u_half.push_back(0.5 * dim.q / s);
+        dim.u_log_width.push_back(std::log(dim.q / s));
+        dim.u_log_norm.push_back(truncnorm::log_gauss_mass_central((dim.low - mu) / s, (dim.high - mu) / s));
+      }
+      std::size_t u = dim.u_mus.size() - 1;
+      dim.unique_of[k] = static_cast<std::uint32_t>(u);
+      dim.inv_sigmas[k] = dim.u_inv[u];
+      dim.log_mass[k] = dim.u_log_norm[u];
+      dim.log_norm[k] = dim.u_log_norm[u];
+    }
+    return;
+  }
   double last_sigma = -1, log_sigma = 0;  // multivariate kernels share one width
   for (std::size_t k = 0; k < k_total; ++k) {
     double s = dim.sigmas[k];
@@ -344,19 +380,14 @@ void ParzenEstimator::fit_numeric(Dim& dim, std::size_t d, const std::vector<dou
     dim.inv_sigmas[k] = 1.0 / s;
     double log_mass = truncnorm::log_gauss_mass_central((dim.low - dim.mus[k]) / s, (dim.high - dim.mus[k]) / s);
     dim.log_mass[k] = log_mass;
-    if (dim.kind == Kind::kDiscrete) {
-      dim.log_norm[k] = log_mass;
-      dim.half_width[k] = 0.5 * dim.q / s;
-      dim.log_width[k] = std::log(dim.q) - log_sigma;
-    } else {
-      // The 1/sigma Jacobian keeps this a proper density. Optuna 3.1's port dropped it (optuna#5109, fixed in
-      // 3.5), which made components' effective weights proportional to their widths.
-      dim.log_norm[k] = log_sigma + kLogSqrt2Pi + log_mass;
-    }
+    // The 1/sigma Jacobian keeps this a proper density. Optuna 3.1's port dropped it (optuna#5109, fixed in
+    // 3.5), which made components' effective weights proportional to their widths.
+    dim.log_norm[k] = log_sigma + kLogSqrt2Pi + log_mass;
   }
 }
 
-void ParzenEstimator::fit_categorical(Dim& dim, std::size_t d, const std::vector<double>& observations, std::size_t n) {
+void ParzenEstimator::fit_categorical(Dim& dim, std::size_t d, const std::vector<double>& observations,
+                                      std::size_t n) {
   const std::size_t stride = dims_.size();
   const std::size_t k_total = weights_.size();
   const std::size_t c = dim.n_choices;
@@ -364,18 +395,78 @@ void ParzenEstimator::fit_categorical(Dim& dim, std::size_t d, const std::vector
   double fill = options_.consider_prior ? options_.prior_weight / static_cast<double>(n + 1)
                                         : options_.prior_weight / static_cast<double>(n);
   dim.cat_weights.assign(k_total * c, fill);
+  dim.cat_of.assign(k_total, static_cast<std::uint32_t>(c));
   for (std::size_t i = 0; i < n; ++i) {
     auto idx = static_cast<std::size_t>(std::llround(observations[i * stride + d]));
     if (idx >= c) throw ValueError("Parzen estimator: choice index " + std::to_string(idx) + " out of range");
     dim.cat_weights[i * c + idx] += 1.0;
+    dim.cat_of[i] = static_cast<std::uint32_t>(idx);
   }
-  dim.log_cat_weights.resize(k_total * c);
   for (std::size_t k = 0; k < k_total; ++k) {
     double row = 0;
     for (std::size_t j = 0; j < c; ++j) row += dim.cat_weights[k * c + j];
-    for (std::size_t j = 0; j < c; ++j) {
-      dim.cat_weights[k * c + j] /= row;
-      dim.log_cat_weights[k * c + j] = std::log(dim.cat_weights[k * c + j]);
+    for (std::size_t j = 0; j < c; ++j) dim.cat_weights[k * c + j] /= row;
+  }
+}
+
+void ParzenEstimator::merge() {
+  const std::size_t k_total = weights_.size();
+  bool mergeable = true;
+  for (const Dim& dim : dims_) mergeable = mergeable && dim.kind != Kind::kContinuous;
+  // Continuous kernels practically never coincide; sorting them would cost more than it saves.
+  merged_rep_.clear();
+  merged_log_weights_.clear();
+  if (!mergeable) {
+    merged_rep_.resize(k_total);
+    std::iota(merged_rep_.begin(), merged_rep_.end(), std::size_t{0});
+    merged_log_weights_ = log_weights_;
+  } else {
+    auto id = [&](const Dim& dim, std::size_t k) {
+      return dim.kind == Kind::kDiscrete ? dim.unique_of[k] : dim.cat_of[k];
+    };
+    order_.resize(k_total);
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    std::sort(order_.begin(), order_.end(), [&](std::size_t x, std::size_t y) {
+      for (const Dim& dim : dims_) {
+        if (id(dim, x) != id(dim, y)) return id(dim, x) < id(dim, y);
+      }
+      return x < y;
+    });
+    for (std::size_t j = 0; j < k_total; ++j) {
+      std::size_t k = order_[j];
+      bool same = j > 0;
+      for (std::size_t d = 0; same && d < dims_.size(); ++d) same = id(dims_[d], k) == id(dims_[d], merged_rep_.back());
+      if (same) {
+        merged_log_weights_.back() += weights_[k];  // summed as weights, logged below
+      } else {
+        merged_rep_.push_back(k);
+        merged_log_weights_.push_back(weights_[k]);
+      }
+    }
+    for (double& w : merged_log_weights_) w = std::log(w);
+  }
+  const std::size_t m_total = merged_rep_.size();
+  for (Dim& dim : dims_) {
+    if (dim.kind == Kind::kContinuous) {
+      dim.e_mus.resize(m_total);
+      dim.e_inv.resize(m_total);
+      dim.e_norm.resize(m_total);
+      for (std::size_t m = 0; m < m_total; ++m) {
+        dim.e_mus[m] = dim.mus[merged_rep_[m]];
+        dim.e_inv[m] = dim.inv_sigmas[merged_rep_[m]];
+        dim.e_norm[m] = dim.log_norm[merged_rep_[m]];
+      }
+    } else if (dim.kind == Kind::kDiscrete) {
+      dim.e_unique.resize(m_total);
+      for (std::size_t m = 0; m < m_total; ++m) dim.e_unique[m] = dim.unique_of[merged_rep_[m]];
+    } else {
+      const std::size_t c = dim.n_choices;
+      dim.e_log_cat.resize(c * m_total);
+      for (std::size_t j = 0; j < c; ++j) {
+        for (std::size_t m = 0; m < m_total; ++m) {
+          dim.e_log_cat[j * m_total + m] = std::log(dim.cat_weights[merged_rep_[m] * c + j]);
+        }
+      }
     }
   }
 }
@@ -427,111 +518,194 @@ void ParzenEstimator::sample(std::mt19937_64& rng, std::size_t n, std::vector<do
   }
 }
 
-void ParzenEstimator::add_discrete(const Dim& dim, const std::vector<double>& points, std::size_t d, std::size_t n) {
+double ParzenEstimator::discrete_term(const Dim& dim, double x, std::size_t u, bool exact, bool* bounded) const {
+  // log P(x) under distinct kernel u: its mass over x's step, normalised by its mass inside the bounds.
+  double lo = std::max(x - 0.5 * dim.q, dim.low);
+  double hi = std::min(x + 0.5 * dim.q, dim.high);
+  double mu = dim.u_mus[u], inv = dim.u_inv[u], h = dim.u_half[u];
+  double m = (x - mu) * inv;
+  double a = (lo - mu) * inv, b = (hi - mu) * inv;
+  *bounded = false;
+  bool full_step = (hi - lo) >= dim.q * (1 - 1e-12);
+  if (full_step && h <= truncnorm::kSeriesMaxHalfWidth && std::fabs(m) * h <= truncnorm::kSeriesMaxProduct) {
+    return truncnorm::log_gauss_mass_series(m, h) - dim.u_log_norm[u];
+  }
+  if ((a <= 0 && b >= 0) || exact) return truncnorm::log_gauss_mass_central(a, b) - dim.u_log_norm[u];
+  // A step in the kernel's tail: its width times the density at its nearer end bounds the mass from above,
+  // cheaply. Most such kernels turn out negligible; log_pdf computes the exact value for the others.
+  *bounded = true;
+  double t = b <= 0 ? b : a;
+  double log_width = full_step ? dim.u_log_width[u] : std::log(b - a);
+  return log_width - 0.5 * t * t - kLogSqrt2Pi - dim.u_log_norm[u];
+}
+
+void ParzenEstimator::add_discrete(std::size_t d, const std::vector<double>& points, std::size_t n) {
+  const Dim& dim = dims_[d];
   const std::size_t nd = dims_.size();
-  const std::size_t k_total = weights_.size();
-  // Candidates repeat grid values often; evaluate each distinct value once.
+  const std::size_t m_total = merged_rep_.size();
+  const std::size_t n_unique = dim.u_mus.size();
+  // Candidates repeat grid values often; each distinct value is a group whose terms are computed once.
   keyed_.resize(n);
   for (std::size_t i = 0; i < n; ++i) keyed_[i] = {points[i * nd + d], i};
   std::sort(keyed_.begin(), keyed_.end());
-  row_.resize(k_total);
-  for (std::size_t start = 0; start < n;) {
+  std::size_t n_groups = 0;
+  for (std::size_t j = 0; j < n; ++j) n_groups += (j == 0 || keyed_[j].first != keyed_[j - 1].first) ? 1 : 0;
+  DiscreteTerms& t = terms_[d];
+  t.n_unique = n_unique;
+  t.value.resize(n_groups * n_unique);
+  t.bounded.resize(n_groups * n_unique);
+  t.exact.assign(n_groups * n_unique, std::numeric_limits<double>::quiet_NaN());
+  t.group_of.resize(n);
+  const std::uint32_t* unique_of = dim.e_unique.data();
+  std::size_t g = 0;
+  for (std::size_t start = 0; start < n; ++g) {
     double x = keyed_[start].first;
     std::size_t end = start;
     while (end < n && keyed_[end].first == x) ++end;
-    double lo = std::max(x - 0.5 * dim.q, dim.low);
-    double hi = std::min(x + 0.5 * dim.q, dim.high);
-    bool full_step = (hi - lo) >= dim.q * (1 - 1e-12);
-    for (std::size_t k = 0; k < k_total; ++k) {
-      double inv = dim.inv_sigmas[k];
-      double h = dim.half_width[k];
-      double m = (x - dim.mus[k]) * inv;
-      double log_mass;
-      if (full_step && h <= truncnorm::kSeriesMaxHalfWidth && std::fabs(m) * h <= truncnorm::kSeriesMaxProduct) {
-        log_mass = truncnorm::log_gauss_mass_series(m, h);
-      } else {
-        log_mass = truncnorm::log_gauss_mass_central((lo - dim.mus[k]) * inv, (hi - dim.mus[k]) * inv);
-      }
-      row_[k] = log_mass - dim.log_norm[k];
+    double* value = &t.value[g * n_unique];
+    std::uint8_t* bounded = &t.bounded[g * n_unique];
+    for (std::size_t u = 0; u < n_unique; ++u) {
+      bool b;
+      value[u] = discrete_term(dim, x, u, false, &b);
+      bounded[u] = b ? 1 : 0;
     }
     for (std::size_t j = start; j < end; ++j) {
-      double* acc = &matrix_[keyed_[j].second * k_total];
-      for (std::size_t k = 0; k < k_total; ++k) acc[k] += row_[k];
+      std::size_t i = keyed_[j].second;
+      t.group_of[i] = g;
+      double* acc = &matrix_[i * m_total];
+      std::uint8_t* flags = &bounded_[i * m_total];
+      for (std::size_t m = 0; m < m_total; ++m) {
+        acc[m] += value[unique_of[m]];
+        flags[m] |= bounded[unique_of[m]];
+      }
     }
     start = end;
   }
 }
 
+void ParzenEstimator::refine(const std::vector<double>& points, std::size_t i, std::size_t m) {
+  // Swaps every bound of merged component m at point i for the exact term (memoised per value and kernel).
+  const std::size_t nd = dims_.size();
+  const std::size_t m_total = merged_rep_.size();
+  double& acc = matrix_[i * m_total + m];
+  for (std::size_t d = 0; d < nd; ++d) {
+    const Dim& dim = dims_[d];
+    if (dim.kind != Kind::kDiscrete) continue;
+    DiscreteTerms& t = terms_[d];
+    std::size_t u = dim.e_unique[m];
+    std::size_t cell = t.group_of[i] * t.n_unique + u;
+    if (!t.bounded[cell]) continue;
+    if (std::isnan(t.exact[cell])) {
+      bool bounded;
+      t.exact[cell] = discrete_term(dim, points[i * nd + d], u, true, &bounded);
+    }
+    acc += t.exact[cell] - t.value[cell];
+  }
+  bounded_[i * m_total + m] = 0;
+}
+
 void ParzenEstimator::log_pdf(const std::vector<double>& points, std::size_t n, std::vector<double>& out) {
   const std::size_t nd = dims_.size();
-  const std::size_t k_total = weights_.size();
-  if (points.size() != n * nd)
+  const std::size_t m_total = merged_rep_.size();
+  constexpr double kMinusInf = -std::numeric_limits<double>::infinity();
+  if (points.size() != n * nd) {
     throw ValueError("Parzen estimator: " + std::to_string(points.size()) + " values for " + std::to_string(n) +
                      " points of " + std::to_string(nd) + " parameters");
+  }
   out.assign(n, 0.0);
-  matrix_.resize(n * k_total);
-  for (std::size_t i = 0; i < n; ++i) std::copy(log_weights_.begin(), log_weights_.end(), &matrix_[i * k_total]);
+  matrix_.resize(n * m_total);
+  bool any_discrete = false;
+  for (const Dim& dim : dims_) any_discrete = any_discrete || dim.kind == Kind::kDiscrete;
+  if (any_discrete) {
+    bounded_.assign(n * m_total, 0);
+    terms_.resize(nd);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    std::copy(merged_log_weights_.begin(), merged_log_weights_.end(), &matrix_[i * m_total]);
+  }
   for (std::size_t d = 0; d < nd; ++d) {
     const Dim& dim = dims_[d];
     if (dim.kind == Kind::kDiscrete) {
-      add_discrete(dim, points, d, n);
+      add_discrete(d, points, n);
       continue;
     }
     for (std::size_t i = 0; i < n; ++i) {
-      double* acc = &matrix_[i * k_total];
+      double* acc = &matrix_[i * m_total];
       double v = points[i * nd + d];
       if (dim.kind == Kind::kCategorical) {
         auto j = static_cast<std::size_t>(std::llround(v));
-        if (j >= dim.n_choices)
+        if (j >= dim.n_choices) {
           throw ValueError("Parzen estimator: choice index " + std::to_string(j) + " out of range");
-        const double* lw = &dim.log_cat_weights[j];
-        for (std::size_t k = 0; k < k_total; ++k) acc[k] += lw[k * dim.n_choices];
+        }
+        const double* lw = &dim.e_log_cat[j * m_total];
+        for (std::size_t m = 0; m < m_total; ++m) acc[m] += lw[m];
         continue;
       }
       double x = dim.log ? std::log(v) : v;
       if (!(x >= dim.low && x <= dim.high)) {
-        out[i] = -std::numeric_limits<double>::infinity();
+        out[i] = kMinusInf;
         continue;
       }
-      const double* mus = dim.mus.data();
-      const double* inv = dim.inv_sigmas.data();
-      const double* norm = dim.log_norm.data();
-      for (std::size_t k = 0; k < k_total; ++k) {
-        double z = (x - mus[k]) * inv[k];
-        acc[k] += -0.5 * z * z - norm[k];
+      const double* mus = dim.e_mus.data();
+      const double* inv = dim.e_inv.data();
+      const double* norm = dim.e_norm.data();
+      for (std::size_t m = 0; m < m_total; ++m) {
+        double z = (x - mus[m]) * inv[m];
+        acc[m] += -0.5 * z * z - norm[m];
       }
     }
   }
   // Log-sum-exp per point. Components more than 40 below the best add nothing measurable, and late in a study
   // most are that far: the near ones are gathered first (branch-free), then exponentiated in a vectorized loop.
-  row_.resize(k_total);
+  row_.resize(m_total);
   double* near = row_.data();
   for (std::size_t i = 0; i < n; ++i) {
-    if (out[i] == -std::numeric_limits<double>::infinity()) continue;
-    const double* acc = &matrix_[i * k_total];
-    double m[4] = {acc[0], acc[0], acc[0], acc[0]};
-    std::size_t k = 0;
-    for (; k + 4 <= k_total; k += 4) {
-      for (std::size_t j = 0; j < 4; ++j) m[j] = std::max(m[j], acc[k + j]);
+    if (out[i] == kMinusInf) continue;
+    double* row = &matrix_[i * m_total];
+    double top[4] = {row[0], row[0], row[0], row[0]};
+    std::size_t m = 0;
+    for (; m + 4 <= m_total; m += 4) {
+      for (std::size_t j = 0; j < 4; ++j) top[j] = std::max(top[j], row[m + j]);
     }
-    for (; k < k_total; ++k) m[0] = std::max(m[0], acc[k]);
-    double best = std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
+    for (; m < m_total; ++m) top[0] = std::max(top[0], row[m]);
+    double best = std::max(std::max(top[0], top[1]), std::max(top[2], top[3]));
+    if (any_discrete && std::isfinite(best)) {
+      // Some terms are upper bounds. Refine the leader until it is exact; then every bound more than 40 below
+      // it is negligible whatever its exact value, and only the others need refining.
+      std::uint8_t* flags = &bounded_[i * m_total];
+      for (;;) {
+        auto lead = static_cast<std::size_t>(std::max_element(row, row + m_total) - row);
+        if (!flags[lead]) {
+          best = row[lead];
+          break;
+        }
+        refine(points, i, lead);
+      }
+      for (m = 0; m < m_total; ++m) {
+        if (!flags[m]) continue;
+        if (row[m] > best + kNegligibleLog) {
+          refine(points, i, m);
+        } else {
+          row[m] = kMinusInf;
+        }
+      }
+    }
     if (!std::isfinite(best)) {
       out[i] = best;
       continue;
     }
     std::size_t count = 0;
     const double floor = best + kNegligibleLog;
-    for (k = 0; k < k_total; ++k) {
-      near[count] = acc[k] - best;
-      count += acc[k] > floor ? 1 : 0;
+    for (m = 0; m < m_total; ++m) {
+      near[count] = row[m] - best;
+      count += row[m] > floor ? 1 : 0;
     }
-    for (k = 0; k < count; ++k) near[k] = exp_nonpositive(near[k]);
+    for (m = 0; m < count; ++m) near[m] = exp_nonpositive(near[m]);
     double sum[4] = {0, 0, 0, 0};
-    for (k = 0; k + 4 <= count; k += 4) {
-      for (std::size_t j = 0; j < 4; ++j) sum[j] += near[k + j];
+    for (m = 0; m + 4 <= count; m += 4) {
+      for (std::size_t j = 0; j < 4; ++j) sum[j] += near[m + j];
     }
-    for (; k < count; ++k) sum[0] += near[k];
+    for (; m < count; ++m) sum[0] += near[m];
     out[i] = best + std::log((sum[0] + sum[1]) + (sum[2] + sum[3]));
   }
 }

@@ -95,23 +95,44 @@ class ParzenEstimator {
     std::vector<double> mus, sigmas, inv_sigmas;
     std::vector<double> log_mass;     // log of each kernel's mass inside [low, high]
     std::vector<double> log_norm;     // continuous: log(sigma * sqrt(2 pi)) + log mass; discrete: log mass
-    std::vector<double> half_width;   // discrete: q / (2 sigma)
-    std::vector<double> log_width;    // discrete: log(q / sigma)
+    // Discrete dimensions: the distinct (centre, width) pairs and each component's pair.
+    std::vector<std::uint32_t> unique_of;
+    std::vector<double> u_mus, u_inv, u_half, u_log_width, u_log_norm;
     std::vector<double> cat_weights;  // categorical: n_components x n_choices
-    std::vector<double> log_cat_weights;
+    std::vector<std::uint32_t> cat_of;  // categorical: each component's observed choice (n_choices for the prior)
+    // The same per merged component (see merge()), laid out for the log_pdf loops.
+    std::vector<double> e_mus, e_inv, e_norm;  // continuous
+    std::vector<std::uint32_t> e_unique;       // discrete
+    std::vector<double> e_log_cat;             // categorical: n_choices rows of n_merged
   };
 
   void fit_numeric(Dim& dim, std::size_t d, const std::vector<double>& observations, std::size_t n, double sigma0);
   void fit_categorical(Dim& dim, std::size_t d, const std::vector<double>& observations, std::size_t n);
-  void add_discrete(const Dim& dim, const std::vector<double>& points, std::size_t d, std::size_t n);
+  void merge();
+  // Terms of one discrete dimension for the points of one log_pdf call: per distinct value (group) and kernel.
+  struct DiscreteTerms {
+    std::size_t n_unique = 0;
+    std::vector<double> value, exact;   // value may be an upper bound; exact is filled on demand (NaN = not yet)
+    std::vector<std::uint8_t> bounded;  // whether value is a bound
+    std::vector<std::size_t> group_of;  // point -> group
+  };
+
+  double discrete_term(const Dim& dim, double x, std::size_t u, bool exact, bool* bounded) const;
+  void add_discrete(std::size_t d, const std::vector<double>& points, std::size_t n);
+  void refine(const std::vector<double>& points, std::size_t i, std::size_t k);
 
   std::vector<Dim> dims_;
   std::vector<double> weights_, log_weights_, cumulative_;
+  // Components identical in every dimension (repeated grid values and configurations) act as one in log_pdf.
+  std::vector<double> merged_log_weights_;
+  std::vector<std::size_t> merged_rep_;
   ParzenEstimatorOptions options_;
   // Scratch reused across calls.
-  std::vector<std::size_t> active_;
+  std::vector<std::size_t> active_, order_;
   std::vector<double> sorted_, row_, matrix_;
   std::vector<std::pair<double, std::size_t>> keyed_;
+  std::vector<std::uint8_t> bounded_;  // which log-pdf terms (point x component) are still upper bounds
+  std::vector<DiscreteTerms> terms_;
 };
 
 }  // namespace nasforge

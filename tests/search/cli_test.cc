@@ -176,8 +176,8 @@ INSTANTIATE_TEST_SUITE_P(
         Malformed{"WhenNamesUnknownParameter",
                   "  x0: {type: float, low: -5, high: 10}\n  x1: {type: float, low: 0, high: 15, when: {x9: 1}}\n", "",
                   {":5:", "x9", "unknown parameter"}},
-        Malformed{"UnknownTopLevelKey", "", "stratgy: {name: tpe}\n", {":8:", "stratgy", "did you mean 'strategy'"}},
-        Malformed{"UnknownStrategy", "", "strategy: {name: tpee}\n", {":8:", "tpee", "did you mean 'tpe'"}},
+        Malformed{"UnknownTopLevelKey", "", "stratgy: {name: tpe}\n", {":7:", "stratgy", "did you mean 'strategy'"}},
+        Malformed{"UnknownStrategy", "", "strategy: {name: tpee}\n", {":7:", "tpee", "did you mean 'tpe'"}},
         Malformed{"YamlSyntax", "  x0: {type: float, low: -5, high: 10\n", "", {"YAML syntax error"}}),
     [](const ::testing::TestParamInfo<Malformed>& info) { return info.param.name; });
 

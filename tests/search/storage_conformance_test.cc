@@ -420,11 +420,12 @@ TEST_P(StorageConformanceTest, ReapStaleTrialsFailsOnlyOldHeartbeats) {
   FrozenTrial fresh = running(s, {}, {}, true);
   FrozenTrial done = running(s, {}, {}, true);
   ASSERT_TRUE(storage_->finish_trial(done.trial_id, TrialState::kComplete, {1.0}));
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  // Generous margins: only `stale` can be older than the grace period, even on a loaded machine.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   storage_->record_heartbeat(fresh.trial_id);
   storage_->record_heartbeat(done.trial_id);  // no-op on a finished trial
 
-  EXPECT_EQ(storage_->reap_stale_trials(s, 0.1, 1), std::vector<int>{0});
+  EXPECT_EQ(storage_->reap_stale_trials(s, 0.25, 1), std::vector<int>{0});
   FrozenTrial reaped = storage_->get_trial(stale.trial_id);
   EXPECT_EQ(reaped.state, TrialState::kFail);
   EXPECT_NE(reaped.system_attrs.at(attr::kFailReason).get<std::string>().find("heartbeat"), std::string::npos);
@@ -437,7 +438,7 @@ TEST_P(StorageConformanceTest, ReapStaleTrialsFailsOnlyOldHeartbeats) {
   EXPECT_EQ(waiting_trials[0].system_attrs.at(attr::kRetryOf), 0);
 
   // Reaped trials are FAIL now, so a second pass finds nothing new.
-  EXPECT_TRUE(storage_->reap_stale_trials(s, 0.1, 1).empty());
+  EXPECT_TRUE(storage_->reap_stale_trials(s, 0.25, 1).empty());
   EXPECT_THROW(storage_->reap_stale_trials(s + 1000, 0.1, 1), NotFoundError);
   EXPECT_THROW(storage_->reap_stale_trials(s, -1.0, 1), ValueError);
   EXPECT_THROW(storage_->reap_stale_trials(s, std::nan(""), 1), ValueError);
@@ -511,6 +512,40 @@ TEST_P(StorageConformanceTest, GetAllTrialsOrdersByNumberAndFiltersByState) {
   storage_->finish_trial(extra.trial_id, TrialState::kComplete, {-2.0});
   EXPECT_EQ(storage_->get_all_trials(s).back().values, std::vector<double>{-2.0});
   EXPECT_EQ(storage_->get_all_trials(s, {TrialState::kComplete}).back().number, extra.number);
+}
+
+TEST_P(StorageConformanceTest, TrialsSinceReturnsOnlyWhatChanged) {
+  std::int64_t study = make_study();
+  FrozenTrial a = running(study);
+  FrozenTrial b = running(study);
+  TrialChanges all = storage_->get_trials_since(study, -1);
+  EXPECT_TRUE(all.complete);
+  EXPECT_EQ(numbers(all.trials), (std::vector<int>{0, 1}));
+
+  TrialChanges none = storage_->get_trials_since(study, all.stamp);
+  EXPECT_FALSE(none.complete);
+  EXPECT_TRUE(none.trials.empty());
+  EXPECT_EQ(none.stamp, all.stamp);
+
+  // Every kind of write shows up once, as the trial's current state; untouched trials stay out.
+  storage_->set_trial_intermediate_value(a.trial_id, 0, 1.5);
+  TrialChanges one = storage_->get_trials_since(study, all.stamp);
+  ASSERT_EQ(numbers(one.trials), (std::vector<int>{0}));
+  EXPECT_EQ(one.trials[0].intermediate_values.at(0), 1.5);
+
+  storage_->finish_trial(b.trial_id, TrialState::kComplete, {2.0});
+  storage_->fail_trial(a.trial_id, "crash", 1);  // FAIL plus a WAITING retry
+  // A write through another connection (another process, for SQLite) is seen too.
+  auto other = GetParam() == "memory" ? storage_ : open();
+  other->set_trial_user_attr(storage_->get_all_trials(study, {TrialState::kWaiting}).at(0).trial_id, "k", 1);
+  TrialChanges more = storage_->get_trials_since(study, one.stamp);
+  ASSERT_EQ(numbers(more.trials), (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(more.trials[0].state, TrialState::kFail);
+  EXPECT_EQ(more.trials[0].system_attrs.at(attr::kRetriedBy), 2);
+  EXPECT_EQ(more.trials[1].values, std::vector<double>{2.0});
+  EXPECT_EQ(more.trials[2].user_attrs.at("k"), 1);
+  EXPECT_GT(more.stamp, one.stamp);
+  EXPECT_THROW(storage_->get_trials_since(study + 100, -1), NotFoundError);
 }
 
 TEST_P(StorageConformanceTest, UnknownIdsAreNotFound) {

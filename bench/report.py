@@ -306,8 +306,9 @@ def main():
                f"report that value (regret = value - optimum), NAS-Bench-201 reports the *mean* validation "
                f"accuracy over the table's seeds of the recommended architecture, while the search itself only "
                f"saw one randomly drawn seed column per query (noisy). Lower is better for branin and hartmann6, "
-               f"higher for NB201. Samplers run with their default options; nasforge in-memory storage, Optuna "
-               f"in-memory storage.\n")
+               f"higher for NB201. Samplers run with their default options unless the row names one; both use "
+               f"in-memory storage. Verdicts compare per-seed scores: the difference of the means against 2 "
+               f"standard errors of that difference (n = number of seeds per sampler).\n")
     misses_q = quality_section(meta, results, out)
 
     out.append("## Targets\n")

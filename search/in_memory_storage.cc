@@ -32,7 +32,13 @@ InMemoryStorage::TrialRecord& InMemoryStorage::writable_trial_locked(std::int64_
   return r;
 }
 
-void InMemoryStorage::touch_locked(TrialRecord& record) { record.stamp = ++studies_.at(record.study_id).stamp; }
+void InMemoryStorage::touch_locked(TrialRecord& record) {
+  StudyRecord& study = studies_.at(record.study_id);
+  record.stamp = ++study.stamp;
+  auto n = static_cast<std::size_t>(record.trial.number);
+  if (study.stamps.size() <= n) study.stamps.resize(n + 1, 0);
+  study.stamps[n] = record.stamp;
+}
 
 FrozenTrial& InMemoryStorage::add_trial_locked(std::int64_t study_id, FrozenTrial trial) {
   StudyRecord& study = study_locked(study_id);
@@ -264,9 +270,8 @@ TrialChanges InMemoryStorage::get_trials_since(std::int64_t study_id, std::int64
   TrialChanges changes;
   changes.stamp = study.stamp;
   changes.complete = since < 0;
-  for (std::int64_t tid : study.trial_ids) {
-    const TrialRecord& r = trials_.at(tid);
-    if (r.stamp > since) changes.trials.push_back(r.trial);
+  for (std::size_t n = 0; n < study.stamps.size(); ++n) {
+    if (study.stamps[n] > since) changes.trials.push_back(trials_.at(study.trial_ids[n]).trial);
   }
   return changes;
 }

@@ -70,6 +70,7 @@ class InMemoryStorage : public Storage {
   struct StudyRecord {
     StudyInfo info;
     std::vector<std::int64_t> trial_ids;  // indexed by trial number
+    std::vector<std::int64_t> stamps;     // TrialRecord::stamp by trial number, contiguous for a cheap scan
     std::int64_t stamp = 0;               // highest TrialRecord::stamp of the study
   };
   struct TrialRecord {

@@ -79,6 +79,9 @@ double log_ndtr(double x) {
 
 double log_gauss_mass(double a, double b) {
   if (!(a < b)) return -kInf;
+  // A tiny interval: the CDF difference would cancel, while the series is exact to rounding there.
+  double h = 0.5 * (b - a), m = 0.5 * (a + b);
+  if (h <= 0.01 && std::fabs(m) * h <= 0.01) return log_gauss_mass_series(m, h);
   // Work in the left tail where log Phi is accurate; the central case avoids cancellation near mass 1.
   if (b <= 0) return log_mass_left(a, b);
   if (a > 0) return log_mass_left(-b, -a);
@@ -137,15 +140,20 @@ double log_gauss_mass_central(double a, double b) {
   return std::log1p(-(ndtr_lower_fast(a) + ndtr_lower_fast(-b)));
 }
 
-double log_gauss_mass_series(double m, double h) {
-  // Integral of phi over [m - h, m + h] = 2 h phi(m) * sum_k He_2k(m) h^2k / (2k + 1)!  (Hermite polynomials).
+double log_gauss_mass_series(double m, double h) { return log_gauss_mass_series(m, h, std::log(2.0 * h)); }
+
+double log_gauss_mass_series(double m, double h, double log_2h) {
+  // Integral of phi over [m - h, m + h] = 2 h phi(m) (1 + c),  c = sum_k He_2k(m) h^2k / (2k + 1)!  (Hermite
+  // polynomials); log(1 + c) expanded in powers of h^2 as well, so no transcendental is left to evaluate.
   double m2 = m * m, h2 = h * h;
-  double he2 = m2 - 1.0;
-  double he4 = (m2 - 6.0) * m2 + 3.0;
-  double he6 = ((m2 - 15.0) * m2 + 45.0) * m2 - 15.0;
-  double he8 = (((m2 - 28.0) * m2 + 210.0) * m2 - 420.0) * m2 + 105.0;
-  double c = h2 * (he2 / 6.0 + h2 * (he4 / 120.0 + h2 * (he6 / 5040.0 + h2 * he8 / 362880.0)));
-  return std::log(2.0 * h) - 0.5 * m2 - kLogSqrt2Pi + std::log1p(c);
+  double a = (m2 - 1.0) / 6.0;
+  double b = ((m2 - 6.0) * m2 + 3.0) / 120.0;
+  double c = (((m2 - 15.0) * m2 + 45.0) * m2 - 15.0) / 5040.0;
+  double d = ((((m2 - 28.0) * m2 + 210.0) * m2 - 420.0) * m2 + 105.0) / 362880.0;
+  double a2 = a * a;
+  double log1p_c = h2 * (a + h2 * ((b - 0.5 * a2) + h2 * ((c - a * b + a2 * a / 3.0) +
+                                                             h2 * (d - 0.5 * b * b - a * c + a2 * b - 0.25 * a2 * a2))));
+  return log_2h - 0.5 * m2 - kLogSqrt2Pi + log1p_c;
 }
 
 double ndtri_exp(double log_p) {
@@ -289,6 +297,34 @@ void ParzenEstimator::fit(const std::vector<const Distribution*>& dims, const st
   merge();
 }
 
+void ParzenEstimator::order_by_centre(const Dim& dim, std::size_t k_total) {
+  // (centre, index) pairs in increasing order, ties by index (what a stable sort of the centres gives).
+  keyed_.resize(k_total);
+  for (std::size_t k = 0; k < k_total; ++k) keyed_[k] = {dim.mus[k], k};
+  const double slots = dim.kind == Kind::kDiscrete ? 2 * (dim.dist_high - dim.dist_low) / dim.q + 1 : 0;
+  if (slots <= 0 || slots > static_cast<double>(std::max<std::size_t>(4096, 4 * k_total))) {
+    std::sort(keyed_.begin(), keyed_.end());
+    return;
+  }
+  // Grid values (and the prior's centre, on the grid or halfway) sit on half steps: a counting sort is linear.
+  auto slot = [&](double mu) {
+    auto v = static_cast<std::int64_t>(std::llround(2 * (mu - dim.dist_low) / dim.q));
+    return static_cast<std::size_t>(std::min<std::int64_t>(std::max<std::int64_t>(v, 0), static_cast<std::int64_t>(slots) - 1));
+  };
+  auto n_slots = static_cast<std::size_t>(slots);
+  counts_.assign(n_slots + 1, 0);
+  for (std::size_t k = 0; k < k_total; ++k) ++counts_[slot(dim.mus[k]) + 1];
+  for (std::size_t i = 0; i < n_slots; ++i) counts_[i + 1] += counts_[i];
+  for (std::size_t k = 0; k < k_total; ++k) keyed_[counts_[slot(dim.mus[k])]++] = {dim.mus[k], k};
+  // Off-grid centres (rounding noise) can leave a slot unsorted by value; fix those few runs.
+  for (std::size_t j = 1; j < k_total; ++j) {
+    if (keyed_[j].first < keyed_[j - 1].first) {
+      std::sort(keyed_.begin(), keyed_.end());
+      break;
+    }
+  }
+}
+
 void ParzenEstimator::fit_numeric(Dim& dim, std::size_t d, const std::vector<double>& observations, std::size_t n,
                                   double sigma0) {
   const std::size_t stride = dims_.size();
@@ -303,14 +339,14 @@ void ParzenEstimator::fit_numeric(Dim& dim, std::size_t d, const std::vector<dou
   }
   if (prior) dim.mus[n] = 0.5 * (dim.low + dim.high);
 
+  // Components in order of their centres: univariate widths come from sorted neighbours, and discrete dimensions
+  // find their repeated kernels along it.
+  const bool discrete = dim.kind == Kind::kDiscrete;
+  if (!options_.multivariate || discrete) order_by_centre(dim, k_total);
   if (options_.multivariate) {
     std::fill(dim.sigmas.begin(), dim.sigmas.end(), sigma0 * range);
   } else {
     // Each kernel is as wide as the larger gap to its sorted neighbours (domain ends count as neighbours).
-    // (value, index) pairs sort like a stable sort of the values.
-    keyed_.resize(k_total);
-    for (std::size_t i = 0; i < k_total; ++i) keyed_[i] = {dim.mus[i], i};
-    std::sort(keyed_.begin(), keyed_.end());
     sorted_.resize(k_total + 2);
     sorted_[0] = dim.low;
     for (std::size_t i = 0; i < k_total; ++i) sorted_[i + 1] = keyed_[i].first;
@@ -335,34 +371,28 @@ void ParzenEstimator::fit_numeric(Dim& dim, std::size_t d, const std::vector<dou
   dim.log_norm.resize(k_total);
   if (dim.kind == Kind::kDiscrete) {
     // Grid values repeat, and so do (centre, width) pairs: every per-point term is computed once per distinct
-    // pair, which keeps int parameters with many trials as cheap as continuous ones.
-    keyed_.resize(k_total);
-    for (std::size_t k = 0; k < k_total; ++k) keyed_[k] = {dim.mus[k], k};
-    std::sort(keyed_.begin(), keyed_.end(), [&](const auto& x, const auto& y) {
-      if (x.first != y.first) return x.first < y.first;
-      if (dim.sigmas[x.second] != dim.sigmas[y.second]) return dim.sigmas[x.second] < dim.sigmas[y.second];
-      return x.second < y.second;
-    });
+    // pair, which keeps int parameters with many trials as cheap as continuous ones. Along the centre order,
+    // equal centres are adjacent and carry at most a few distinct widths.
     dim.unique_of.resize(k_total);
     dim.u_mus.clear();
     dim.u_inv.clear();
     dim.u_half.clear();
     dim.u_log_width.clear();
     dim.u_log_norm.clear();
-    double last_mu = 0, last_sigma = -1;
+    std::size_t run_start = 0;  // first unique pair of the current run of equal centres
     for (std::size_t j = 0; j < k_total; ++j) {
       std::size_t k = keyed_[j].second;
       double mu = dim.mus[k], s = dim.sigmas[k];
-      if (j == 0 || mu != last_mu || s != last_sigma) {
-        last_mu = mu;
-        last_sigma = s;
+      if (j == 0 || mu != dim.u_mus.back()) run_start = dim.u_mus.size();
+      std::size_t u = run_start;
+      while (u < dim.u_mus.size() && !(dim.u_mus[u] == mu && dim.u_inv[u] == 1.0 / s)) ++u;
+      if (u == dim.u_mus.size()) {
         dim.u_mus.push_back(mu);
         dim.u_inv.push_back(1.0 / s);
         dim.u_half.push_back(0.5 * dim.q / s);
         dim.u_log_width.push_back(std::log(dim.q / s));
         dim.u_log_norm.push_back(truncnorm::log_gauss_mass_central((dim.low - mu) / s, (dim.high - mu) / s));
       }
-      std::size_t u = dim.u_mus.size() - 1;
       dim.unique_of[k] = static_cast<std::uint32_t>(u);
       dim.inv_sigmas[k] = dim.u_inv[u];
       dim.log_mass[k] = dim.u_log_norm[u];
@@ -420,6 +450,22 @@ void ParzenEstimator::merge() {
     merged_rep_.resize(k_total);
     std::iota(merged_rep_.begin(), merged_rep_.end(), std::size_t{0});
     merged_log_weights_ = log_weights_;
+  } else if (dims_.size() == 1) {
+    // One dimension: its kernel ids are small integers, so bucket instead of sorting.
+    const Dim& dim = dims_[0];
+    const std::vector<std::uint32_t>& ids = dim.kind == Kind::kDiscrete ? dim.unique_of : dim.cat_of;
+    std::size_t n_ids = dim.kind == Kind::kDiscrete ? dim.u_mus.size() : dim.n_choices + 1;
+    counts_.assign(n_ids, k_total);  // id -> merged index, k_total = unseen
+    for (std::size_t k = 0; k < k_total; ++k) {
+      std::size_t& slot = counts_[ids[k]];
+      if (slot == k_total) {
+        slot = merged_rep_.size();
+        merged_rep_.push_back(k);
+        merged_log_weights_.push_back(0.0);
+      }
+      merged_log_weights_[slot] += weights_[k];
+    }
+    for (double& w : merged_log_weights_) w = std::log(w);
   } else {
     auto id = [&](const Dim& dim, std::size_t k) {
       return dim.kind == Kind::kDiscrete ? dim.unique_of[k] : dim.cat_of[k];
@@ -528,7 +574,7 @@ double ParzenEstimator::discrete_term(const Dim& dim, double x, std::size_t u, b
   *bounded = false;
   bool full_step = (hi - lo) >= dim.q * (1 - 1e-12);
   if (full_step && h <= truncnorm::kSeriesMaxHalfWidth && std::fabs(m) * h <= truncnorm::kSeriesMaxProduct) {
-    return truncnorm::log_gauss_mass_series(m, h) - dim.u_log_norm[u];
+    return truncnorm::log_gauss_mass_series(m, h, dim.u_log_width[u]) - dim.u_log_norm[u];
   }
   if ((a <= 0 && b >= 0) || exact) return truncnorm::log_gauss_mass_central(a, b) - dim.u_log_norm[u];
   // A step in the kernel's tail: its width times the density at its nearer end bounds the mass from above,
@@ -564,20 +610,21 @@ void ParzenEstimator::add_discrete(std::size_t d, const std::vector<double>& poi
     while (end < n && keyed_[end].first == x) ++end;
     double* value = &t.value[g * n_unique];
     std::uint8_t* bounded = &t.bounded[g * n_unique];
+    bool any_bounded = false;
     for (std::size_t u = 0; u < n_unique; ++u) {
       bool b;
       value[u] = discrete_term(dim, x, u, false, &b);
       bounded[u] = b ? 1 : 0;
+      any_bounded = any_bounded || b;
     }
     for (std::size_t j = start; j < end; ++j) {
       std::size_t i = keyed_[j].second;
       t.group_of[i] = g;
       double* acc = &matrix_[i * m_total];
+      for (std::size_t m = 0; m < m_total; ++m) acc[m] += value[unique_of[m]];
+      if (!any_bounded) continue;
       std::uint8_t* flags = &bounded_[i * m_total];
-      for (std::size_t m = 0; m < m_total; ++m) {
-        acc[m] += value[unique_of[m]];
-        flags[m] |= bounded[unique_of[m]];
-      }
+      for (std::size_t m = 0; m < m_total; ++m) flags[m] |= bounded[unique_of[m]];
     }
     start = end;
   }

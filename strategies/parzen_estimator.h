@@ -28,13 +28,15 @@ double ppf(double q, double a, double b);
 double ppf(double q, double a, double b, double log_mass);
 /// Log density at x of N(loc, scale^2) truncated to [low, high]; -inf outside.
 double logpdf(double x, double low, double high, double loc, double scale);
-/// log(Phi(m + h) - Phi(m - h)) by its Hermite series; accurate to ~1e-11 relative when h <= 0.25 and
-/// |m| * h <= 0.5 (callers check kSeriesMaxHalfWidth and kSeriesMaxProduct).
+/// log(Phi(m + h) - Phi(m - h)) by its Hermite series in h^2; absolute error below 2e-11 when h <= 0.15 and
+/// |m| * h <= 0.25 (callers check kSeriesMaxHalfWidth and kSeriesMaxProduct).
 double log_gauss_mass_series(double m, double h);
+/// log_gauss_mass_series with log(2 h) already known.
+double log_gauss_mass_series(double m, double h, double log_2h);
 /// Largest half width h for which log_gauss_mass_series is used.
-inline constexpr double kSeriesMaxHalfWidth = 0.25;
+inline constexpr double kSeriesMaxHalfWidth = 0.15;
 /// Largest |m| * h for which log_gauss_mass_series is used.
-inline constexpr double kSeriesMaxProduct = 0.5;
+inline constexpr double kSeriesMaxProduct = 0.25;
 
 }  // namespace truncnorm
 
@@ -106,6 +108,7 @@ class ParzenEstimator {
     std::vector<double> e_log_cat;             // categorical: n_choices rows of n_merged
   };
 
+  void order_by_centre(const Dim& dim, std::size_t k_total);
   void fit_numeric(Dim& dim, std::size_t d, const std::vector<double>& observations, std::size_t n, double sigma0);
   void fit_categorical(Dim& dim, std::size_t d, const std::vector<double>& observations, std::size_t n);
   void merge();
@@ -131,6 +134,7 @@ class ParzenEstimator {
   std::vector<std::size_t> active_, order_;
   std::vector<double> sorted_, row_, matrix_;
   std::vector<std::pair<double, std::size_t>> keyed_;
+  std::vector<std::size_t> counts_;
   std::vector<std::uint8_t> bounded_;  // which log-pdf terms (point x component) are still upper bounds
   std::vector<DiscreteTerms> terms_;
 };

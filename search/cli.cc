@@ -303,6 +303,26 @@ void finish_run(LoadedStudy& ls, const std::string& url, const CommonArgs& args)
   }
 }
 
+/// Creates the study of a validated file and stores what resume needs: the file, its folder, the seed (drawn and
+/// reported when the file has none), the target, then the enqueued parameter sets.
+void create_from_config(const std::shared_ptr<Storage>& storage, const StudyConfig& cfg, bool quiet) {
+  std::uint64_t seed;
+  if (cfg.seed) {
+    seed = *cfg.seed;
+  } else {
+    seed = std::random_device{}() & 0x7fffffffULL;
+    if (!quiet) std::cerr << "seed " << seed << " (drawn at random; set study.seed to fix it)\n";
+  }
+  Study study = Study::create(storage, cfg.name, cfg.directions, /*load_if_exists=*/false,
+                              {{study_attr::kConfig, cfg.text},
+                               {study_attr::kConfigPath, cfg.path},
+                               {study_attr::kBaseDir, cfg.base_dir},
+                               {study_attr::kSeed, seed},
+                               {study_attr::kNTrials, cfg.n_trials ? Json(*cfg.n_trials) : Json(nullptr)}});
+  study.set_space(cfg.space);
+  for (const auto& params : cfg.enqueue) study.enqueue(params);
+}
+
 std::shared_ptr<Storage> open_storage_arg(const std::string& url) {
   if (url.empty()) throw UsageError("--storage URL is required (e.g. --storage sqlite:///study.db)");
   return open_storage(url);
@@ -330,22 +350,7 @@ int cmd_run(const std::string& file, CommonArgs args) {
     if (!args.quiet) std::cerr << "Study '" << cfg.name << "' exists with this configuration; continuing it.\n";
     if (args.n_trials) storage->set_study_system_attr(*existing, study_attr::kNTrials, *args.n_trials);
   } else {
-    std::uint64_t seed;
-    if (cfg.seed) {
-      seed = *cfg.seed;
-    } else {
-      seed = std::random_device{}() & 0x7fffffffULL;
-      if (!args.quiet) std::cerr << "seed " << seed << " (drawn at random; set study.seed to fix it)\n";
-    }
-    Study study = Study::create(storage, cfg.name, cfg.directions);
-    storage->set_study_system_attr(study.id(), study_attr::kConfig, cfg.text);
-    storage->set_study_system_attr(study.id(), study_attr::kConfigPath, cfg.path);
-    storage->set_study_system_attr(study.id(), study_attr::kBaseDir, cfg.base_dir);
-    storage->set_study_system_attr(study.id(), study_attr::kSeed, seed);
-    storage->set_study_system_attr(study.id(), study_attr::kNTrials,
-                                   cfg.n_trials ? Json(*cfg.n_trials) : Json(nullptr));
-    study.set_space(cfg.space);
-    for (const auto& params : cfg.enqueue) study.enqueue(params);
+    create_from_config(storage, cfg, args.quiet);
   }
   if (!cfg.has_objective()) {
     if (!args.quiet) std::cerr << "No objective: section; the study is created for 'nasforge ask' / 'nasforge tell'.\n";
@@ -471,15 +476,7 @@ int cmd_create(const std::string& file, CommonArgs args) {
   if (storage->find_study(cfg.name)) {
     throw DuplicateStudyError("study '" + cfg.name + "' already exists in " + url);
   }
-  std::uint64_t seed = cfg.seed ? *cfg.seed : (std::random_device{}() & 0x7fffffffULL);
-  Study study = Study::create(storage, cfg.name, cfg.directions);
-  storage->set_study_system_attr(study.id(), study_attr::kConfig, cfg.text);
-  storage->set_study_system_attr(study.id(), study_attr::kConfigPath, cfg.path);
-  storage->set_study_system_attr(study.id(), study_attr::kBaseDir, cfg.base_dir);
-  storage->set_study_system_attr(study.id(), study_attr::kSeed, seed);
-  storage->set_study_system_attr(study.id(), study_attr::kNTrials, cfg.n_trials ? Json(*cfg.n_trials) : Json(nullptr));
-  study.set_space(cfg.space);
-  for (const auto& params : cfg.enqueue) study.enqueue(params);
+  create_from_config(storage, cfg, args.quiet);
   std::cout << "Created study '" << cfg.name << "' in " << url << ".\n";
   return 0;
 }

@@ -52,8 +52,10 @@ FrozenTrial& InMemoryStorage::add_trial_locked(std::int64_t study_id, FrozenTria
   return r.trial;
 }
 
-std::int64_t InMemoryStorage::create_study(const std::string& name, const std::vector<StudyDirection>& directions) {
+std::int64_t InMemoryStorage::create_study(const std::string& name, const std::vector<StudyDirection>& directions,
+                                          const std::map<std::string, Json>& system_attrs) {
   storage_detail::check_new_study(name, directions);
+  for (const auto& [k, v] : system_attrs) storage_detail::dump_json(v);
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [id, s] : studies_) {
     if (s.info.name == name)
@@ -65,6 +67,7 @@ std::int64_t InMemoryStorage::create_study(const std::string& name, const std::v
   s.info.study_id = id;
   s.info.name = name;
   s.info.directions = directions;
+  s.info.system_attrs = system_attrs;
   return id;
 }
 

@@ -18,7 +18,9 @@ class InMemoryStorage : public Storage {
   InMemoryStorage() = default;
 
   /// See Storage.
-  std::int64_t create_study(const std::string& name, const std::vector<StudyDirection>& directions) override;
+  std::int64_t create_study(const std::string& name, const std::vector<StudyDirection>& directions,
+                            const std::map<std::string, Json>& system_attrs) override;
+  using Storage::create_study;
   /// See Storage.
   void delete_study(std::int64_t study_id) override;
   /// See Storage.

@@ -695,8 +695,11 @@ int SqliteStorage::schema_version() {
   return kSchemaVersion;
 }
 
-std::int64_t SqliteStorage::create_study(const std::string& name, const std::vector<StudyDirection>& directions) {
+std::int64_t SqliteStorage::create_study(const std::string& name, const std::vector<StudyDirection>& directions,
+                                        const std::map<std::string, Json>& system_attrs) {
   storage_detail::check_new_study(name, directions);
+  std::map<std::string, std::string> attr_json;
+  for (const auto& [k, v] : system_attrs) attr_json[k] = dump_json(v);
   std::lock_guard<std::mutex> lock(mu_);
   std::int64_t id = -1;
   impl_->transaction(true, "creating study '" + name + "'", [&] {
@@ -716,6 +719,7 @@ std::int64_t SqliteStorage::create_study(const std::string& name, const std::vec
           .bind_text(3, to_string(directions[i]))
           .run();
     }
+    for (const auto& [key, json] : attr_json) impl_->upsert_study_attr("study_system_attributes", id, key, json);
   });
   return id;
 }

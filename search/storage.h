@@ -67,8 +67,14 @@ class Storage {
  public:
   virtual ~Storage() = default;
 
-  /// Creates a study; DuplicateStudyError when the name is taken.
-  virtual std::int64_t create_study(const std::string& name, const std::vector<StudyDirection>& directions) = 0;
+  /// Creates a study with its initial system attributes in one transaction (so a crash never leaves a study
+  /// without the configuration it was created with); DuplicateStudyError when the name is taken.
+  virtual std::int64_t create_study(const std::string& name, const std::vector<StudyDirection>& directions,
+                                    const std::map<std::string, Json>& system_attrs) = 0;
+  /// Creates a study without system attributes.
+  std::int64_t create_study(const std::string& name, const std::vector<StudyDirection>& directions) {
+    return create_study(name, directions, {});
+  }
   /// Deletes a study and all its trials; NotFoundError when absent.
   virtual void delete_study(std::int64_t study_id) = 0;
   /// Id of the study with this name, if any.

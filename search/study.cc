@@ -40,7 +40,8 @@ Study::Study(std::shared_ptr<Storage> storage, StudyInfo info)
     : storage_(std::move(storage)), study_id_(info.study_id), info_(std::move(info)) {}
 
 Study Study::create(std::shared_ptr<Storage> storage, const std::string& name,
-                    const std::vector<StudyDirection>& directions, bool load_if_exists) {
+                    const std::vector<StudyDirection>& directions, bool load_if_exists,
+                    const std::map<std::string, Json>& system_attrs) {
   check(!name.empty(), "a study name must not be empty");
   check(!directions.empty(), "a study needs at least one direction");
   if (load_if_exists) {
@@ -52,7 +53,7 @@ Study Study::create(std::shared_ptr<Storage> storage, const std::string& name,
       return Study(storage, info);
     }
   }
-  std::int64_t id = storage->create_study(name, directions);
+  std::int64_t id = storage->create_study(name, directions, system_attrs);
   return Study(storage, storage->get_study(id));
 }
 

@@ -78,7 +78,8 @@ class Study {
  public:
   /// Creates a new study; DuplicateStudyError when the name exists (unless `load_if_exists`).
   static Study create(std::shared_ptr<Storage> storage, const std::string& name,
-                      const std::vector<StudyDirection>& directions, bool load_if_exists = false);
+                      const std::vector<StudyDirection>& directions, bool load_if_exists = false,
+                      const std::map<std::string, Json>& system_attrs = {});
   /// Loads an existing study; NotFoundError listing the stored names when it does not exist.
   static Study load(std::shared_ptr<Storage> storage, const std::string& name);
 

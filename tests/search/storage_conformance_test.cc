@@ -131,6 +131,14 @@ TEST_P(StorageConformanceTest, StudyAttributesAndClaims) {
   EXPECT_THROW(storage_->set_study_user_attr(s + 1000, "k", 1), NotFoundError);
   EXPECT_THROW(storage_->set_study_system_attr(s + 1000, "k", 1), NotFoundError);
   EXPECT_THROW(storage_->claim_study_key(s + 1000, "k", 1), NotFoundError);
+
+  // Attributes given at creation are part of the same write.
+  std::int64_t t = storage_->create_study("with-attrs", {StudyDirection::kMaximize},
+                                          {{"config_yaml", "space: {}"}, {"seed", 42}});
+  EXPECT_EQ(storage_->get_study(t).system_attrs.at("config_yaml"), "space: {}");
+  EXPECT_EQ(storage_->get_study(t).system_attrs.at("seed"), 42);
+  EXPECT_THROW(storage_->create_study("with-attrs", {StudyDirection::kMaximize}, {{"seed", 1}}), DuplicateStudyError);
+  EXPECT_EQ(storage_->get_study(t).system_attrs.at("seed"), 42);
 }
 
 TEST_P(StorageConformanceTest, CreateTrialNumbersPerStudy) {

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -18,6 +19,7 @@
 #include "core/strings.h"
 #include "evaluators/objective.h"
 #include "search/report.h"
+#include "search/sqlite_storage.h"
 #include "search/runner.h"
 #include "search/study.h"
 #include "search/study_config.h"
@@ -323,8 +325,17 @@ void create_from_config(const std::shared_ptr<Storage>& storage, const StudyConf
   for (const auto& params : cfg.enqueue) study.enqueue(params);
 }
 
-std::shared_ptr<Storage> open_storage_arg(const std::string& url) {
+/// Opens --storage. Commands that read an existing study pass `must_exist`, so that a mistyped path is an error
+/// instead of a new, empty database file.
+std::shared_ptr<Storage> open_storage_arg(const std::string& url, bool must_exist) {
   if (url.empty()) throw UsageError("--storage URL is required (e.g. --storage sqlite:///study.db)");
+  if (must_exist && url.rfind("sqlite:", 0) == 0) {
+    std::string path = sqlite_path_from_url(url);
+    if (!std::filesystem::exists(path)) {
+      throw NotFoundError("no database at '" + path + "' (from --storage " + url +
+                          "); check the path, or create a study there with 'nasforge run STUDY.yaml'");
+    }
+  }
   return open_storage(url);
 }
 
@@ -336,7 +347,7 @@ int cmd_run(const std::string& file, CommonArgs args) {
   if (!args.timeout_s) args.timeout_s = cfg.timeout_s;
   check(args.workers >= 1 && args.workers <= 256, "--workers must be between 1 and 256, got " +
                                                       std::to_string(args.workers));
-  auto storage = open_storage_arg(url);
+  auto storage = open_storage_arg(url, /*must_exist=*/false);
 
   if (auto existing = storage->find_study(cfg.name)) {
     StudyInfo info = storage->get_study(*existing);
@@ -370,7 +381,7 @@ int cmd_run(const std::string& file, CommonArgs args) {
 
 int cmd_resume(CommonArgs args) {
   if (args.study.empty()) throw UsageError("--study NAME is required");
-  auto storage = open_storage_arg(args.storage);
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   Study study = Study::load(storage, args.study);
   if (args.n_trials) storage->set_study_system_attr(study.id(), study_attr::kNTrials, *args.n_trials);
   LoadedStudy ls = open_study(storage, args.study, 0, /*need_objective=*/args.workers == 1);
@@ -389,7 +400,7 @@ int cmd_resume(CommonArgs args) {
 
 int cmd_worker(CommonArgs args) {
   if (args.study.empty()) throw UsageError("--study NAME is required");
-  auto storage = open_storage_arg(args.storage);
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   LoadedStudy ls = open_study(storage, args.study, args.worker_index, true);
   if (args.n_trials) ls.n_trials = args.n_trials;
   if (!args.timeout_s) args.timeout_s = ls.config.timeout_s;
@@ -402,7 +413,7 @@ int cmd_worker(CommonArgs args) {
 
 int cmd_studies(const CommonArgs& args) {
   OutputFormat format = parse_format(args.format);
-  auto storage = open_storage_arg(args.storage);
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   std::vector<StudyInfo> studies = storage->list_studies();
   std::vector<TrialCounts> counts;
   std::vector<std::vector<FrozenTrial>> bests;
@@ -423,7 +434,7 @@ int cmd_trials(const CommonArgs& args, const std::vector<std::string>& state_nam
     std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
     states.push_back(parse_trial_state(upper));
   }
-  auto storage = open_storage_arg(args.storage);
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   Study study = Study::load(storage, args.study);
   write_trials(std::cout, study.trials(states), study.directions(), format);
   return 0;
@@ -433,7 +444,7 @@ int cmd_best(const CommonArgs& args, int top) {
   OutputFormat format = parse_format(args.format);
   if (args.study.empty()) throw UsageError("--study NAME is required");
   check(top >= 1, "--top must be >= 1, got " + std::to_string(top));
-  auto storage = open_storage_arg(args.storage);
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   Study study = Study::load(storage, args.study);
   std::vector<FrozenTrial> out;
   if (study.directions().size() == 1) {
@@ -456,7 +467,7 @@ int cmd_best(const CommonArgs& args, int top) {
 
 int cmd_delete(const CommonArgs& args, bool yes) {
   if (args.study.empty()) throw UsageError("--study NAME is required");
-  auto storage = open_storage_arg(args.storage);
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   Study study = Study::load(storage, args.study);
   if (!yes) {
     throw UsageError("deleting study '" + args.study + "' and its " +
@@ -472,7 +483,7 @@ int cmd_create(const std::string& file, CommonArgs args) {
   StudyConfig cfg = load_study_config(file);
   if (!args.study.empty()) cfg.name = args.study;
   std::string url = args.storage.empty() ? cfg.storage_url : args.storage;
-  auto storage = open_storage_arg(url);
+  auto storage = open_storage_arg(url, /*must_exist=*/false);
   if (storage->find_study(cfg.name)) {
     throw DuplicateStudyError("study '" + cfg.name + "' already exists in " + url);
   }
@@ -483,7 +494,7 @@ int cmd_create(const std::string& file, CommonArgs args) {
 
 int cmd_ask(const CommonArgs& args) {
   if (args.study.empty()) throw UsageError("--study NAME is required");
-  auto storage = open_storage_arg(args.storage);
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   LoadedStudy ls = open_study(storage, args.study, args.worker_index, false);
   // Slots are not limited here: an external loop decides itself when to stop.
   std::optional<Trial> trial = ls.study->ask();
@@ -500,7 +511,7 @@ int cmd_tell(const CommonArgs& args, int number, const std::vector<double>& valu
   if (values.empty() == state_name.empty()) {
     throw UsageError("give either --values V [V ...] (COMPLETE) or --state pruned|fail");
   }
-  auto storage = open_storage_arg(args.storage);
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   Study study = Study::load(storage, args.study);
   std::optional<FrozenTrial> found;
   for (auto& t : study.trials()) {
@@ -549,9 +560,10 @@ int run_cli(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "nasforge 0.1.0");
   app.footer("Examples:\n"
-             "  nasforge run configs/quickstart_branin.yaml\n"
-             "  nasforge trials --storage sqlite:///quickstart.db --study branin-tpe --format json\n"
-             "  nasforge best --storage sqlite:///quickstart.db --study branin-tpe --top 5\n"
+             "  nasforge run configs/quickstart.yaml\n"
+             "  nasforge trials --storage sqlite:///quickstart.db --study quickstart --format json\n"
+             "  nasforge best --storage sqlite:///quickstart.db --study quickstart --top 5\n"
+             "  nasforge resume --storage sqlite:///quickstart.db --study quickstart --n-trials 100\n"
              "Run 'nasforge COMMAND --help' for a command's options.");
   CommonArgs a;
   int top = 1;

@@ -131,6 +131,11 @@ TEST_F(CliTest, HelpAndUsageErrors) {
   CmdResult missing = nasforge({"run", "does-not-exist.yaml"});
   EXPECT_EQ(missing.code, 2);
   EXPECT_NE(missing.err.find("does-not-exist.yaml"), std::string::npos) << missing.err;
+  // A mistyped database path is an error, not a new empty database.
+  CmdResult typo = nasforge({"trials", "--storage", "sqlite:///tpyo.db", "--study", "s"});
+  EXPECT_EQ(typo.code, 2);
+  EXPECT_NE(typo.err.find("no database at 'tpyo.db'"), std::string::npos) << typo.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp("tpyo.db")));
 }
 
 struct Malformed {

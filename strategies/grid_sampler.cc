@@ -188,9 +188,10 @@ ParamMap GridSampler::to_params(const std::vector<int>& idx) const {
 }
 
 ParamMap GridSampler::point(std::uint64_t rank) const {
-  if (rank >= size_)
+  if (rank >= size_) {
     throw ValueError("grid point " + std::to_string(rank) + " does not exist; the grid has " + std::to_string(size_) +
                      " points");
+  }
   return to_params(unrank(rank));
 }
 
@@ -214,9 +215,10 @@ std::uint64_t GridSampler::rank_at(std::uint64_t position) {
 }
 
 ParamMap GridSampler::sample(const SampleContext& ctx) {
-  if (ctx.space.params().size() != params_.size())
+  if (ctx.space.params().size() != params_.size()) {
     throw ValueError("the grid was built for " + std::to_string(params_.size()) + " parameters, the space now has " +
                      std::to_string(ctx.space.params().size()));
+  }
 
   // Points some trial already holds are taken, whoever claimed them. Finished trials never change, so their
   // ranks are remembered.

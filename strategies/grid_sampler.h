@@ -2,7 +2,7 @@
 
 #include <cstdint>
 #include <optional>
-#include <random>
+#include <string>
 #include <unordered_map>
 #include <vector>
 

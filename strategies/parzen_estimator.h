@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "spaces/distribution.h"
@@ -17,8 +18,8 @@ namespace truncnorm {
 double log_ndtr(double x);
 /// log(Phi(b) - Phi(a)) for a <= b, without cancellation in either tail.
 double log_gauss_mass(double a, double b);
-/// log_gauss_mass for a <= 0 <= b (a kernel centred inside its bounds) from a tabulated Taylor expansion of Phi:
-/// absolute error below 1e-15, several times faster; other intervals fall back to log_gauss_mass.
+/// log_gauss_mass, several times faster when a <= 0 <= b and b - a >= 0.5 (a kernel centred inside its bounds):
+/// Phi from a tabulated Taylor expansion, error below 1e-15; other intervals fall back to log_gauss_mass.
 double log_gauss_mass_central(double a, double b);
 /// The x with log Phi(x) = log_p (log_p <= 0), solved in the lower tail for precision.
 double ndtri_exp(double log_p);
@@ -47,12 +48,18 @@ struct ParzenEstimatorOptions {
   bool consider_magic_clip = true;  ///< Lower-bound the bandwidths by range / min(100, 1 + n).
   bool consider_endpoints = false;  ///< Let the outermost kernels also look at the domain ends (univariate).
   bool multivariate = false;        ///< Scott's-rule bandwidths shared by all kernels (multivariate TPE).
+  /// log_pdf weighs each component by the product of its continuous kernels' widths (renormalised): the
+  /// densities Optuna 3.1 compares, whose truncated normals lack the 1/sigma factor (optuna#5109), up to a
+  /// constant. Sampling always uses the plain weights, as Optuna does.
+  bool width_weighted = false;
 };
 
 /// A weighted mixture of per-observation kernels over one or several parameters (Optuna 3.1's
 /// `_ParzenEstimator`): truncated normals for numbers (in log space for log scales, with the bounds widened by half
 /// a step and the mass of a whole step for int / stepped float), smoothed one-hot vectors for categoricals.
-/// Buffers are reused between fits so that the sampling loop does not allocate.
+/// Kernels, widths and weights are Optuna 3.1's exactly. log_pdf is always a proper density (it integrates to
+/// one); `width_weighted` makes its differences equal those of Optuna 3.1's unnormalised one. Buffers are reused
+/// between calls.
 class ParzenEstimator {
  public:
   /// Fits the mixture. `dims` are the distributions of the modelled parameters; `observations` holds n rows of
@@ -65,7 +72,7 @@ class ParzenEstimator {
   std::size_t n_dims() const { return dims_.size(); }
   /// Number of mixture components (observations, plus the prior when used).
   std::size_t n_components() const { return weights_.size(); }
-  /// Normalised component weights; the prior is last when used.
+  /// Normalised component weights (used for sampling); the prior is last when used.
   const std::vector<double>& weights() const { return weights_; }
   /// Kernel centres of numeric dimension `d` (log space for log scales).
   const std::vector<double>& mus(std::size_t d) const { return dims_[d].mus; }
@@ -78,8 +85,8 @@ class ParzenEstimator {
   /// Categorical kernel probabilities of dimension `d`: n_components rows of n_choices (row-major).
   const std::vector<double>& categorical_weights(std::size_t d) const { return dims_[d].cat_weights; }
 
-  /// Draws n points (row-major, n x n_dims) in internal representation: log scales undone, steps rounded,
-  /// categoricals as choice indices. Appends nothing: `out` is resized.
+  /// Draws n points into `out` (row-major, n x n_dims) in internal representation: log scales undone, steps
+  /// rounded half to even, categoricals as choice indices.
   void sample(std::mt19937_64& rng, std::size_t n, std::vector<double>& out);
   /// Log density of each of the n points in `points` (row-major internal values, as sample() returns them).
   void log_pdf(const std::vector<double>& points, std::size_t n, std::vector<double>& out);
@@ -95,13 +102,20 @@ class ParzenEstimator {
     double low = 0, high = 0, q = 0;     // kernel bounds and step in the modelled space
     std::size_t n_choices = 0;
     std::vector<double> mus, sigmas, inv_sigmas;
-    std::vector<double> log_mass;     // log of each kernel's mass inside [low, high]
-    std::vector<double> log_norm;     // continuous: log(sigma * sqrt(2 pi)) + log mass; discrete: log mass
+    std::vector<double> log_mass;  // log of each kernel's mass inside [low, high]
+    std::vector<double> log_norm;  // continuous: log(sigma sqrt(2 pi)) + log mass (no sigma if width_weighted)
     // Discrete dimensions: the distinct (centre, width) pairs and each component's pair.
     std::vector<std::uint32_t> unique_of;
     std::vector<double> u_mus, u_inv, u_half, u_log_width, u_log_norm;
-    std::vector<double> cat_weights;  // categorical: n_components x n_choices
-    std::vector<std::uint32_t> cat_of;  // categorical: each component's observed choice (n_choices for the prior)
+    // Discrete dimensions whose kernels share a few widths and sit on half steps (see classify_widths()).
+    bool shared_widths = false;
+    std::size_t n_offsets = 0;           // table length: every offset in half steps, centred
+    std::vector<double> class_inv;       // 1 / sigma of each width class
+    std::vector<std::uint32_t> u_class;  // width class of each distinct kernel
+    std::vector<long long> u_half_step;  // centre of each distinct kernel in half steps from the lower end
+    std::vector<double> cat_weights;     // categorical: n_components x n_choices
+    std::vector<std::uint32_t> cat_of;   // categorical: each component's observed choice (n_choices for the prior)
+    double log_hit = 0, log_miss = 0, log_prior_choice = 0;  // categorical: the three log probabilities a row holds
     // The same per merged component (see merge()), laid out for the log_pdf loops.
     std::vector<double> e_mus, e_inv, e_norm;  // continuous
     std::vector<std::uint32_t> e_unique;       // discrete
@@ -109,6 +123,7 @@ class ParzenEstimator {
   };
 
   void order_by_centre(const Dim& dim, std::size_t k_total);
+  void classify_widths(Dim& dim, std::size_t k_total);
   void fit_numeric(Dim& dim, std::size_t d, const std::vector<double>& observations, std::size_t n, double sigma0);
   void fit_categorical(Dim& dim, std::size_t d, const std::vector<double>& observations, std::size_t n);
   void merge();
@@ -118,6 +133,7 @@ class ParzenEstimator {
     std::vector<double> value, exact;   // value may be an upper bound; exact is filled on demand (NaN = not yet)
     std::vector<std::uint8_t> bounded;  // whether value is a bound
     std::vector<std::size_t> group_of;  // point -> group
+    std::vector<double> table;          // shared widths: term + kernel normaliser by (class, offset); NaN = not yet
   };
 
   double discrete_term(const Dim& dim, double x, std::size_t u, bool exact, bool* bounded) const;
@@ -135,6 +151,7 @@ class ParzenEstimator {
   std::vector<double> sorted_, row_, matrix_;
   std::vector<std::pair<double, std::size_t>> keyed_;
   std::vector<std::size_t> counts_;
+  std::vector<std::pair<std::uint64_t, std::size_t>> merge_keys_;
   std::vector<std::uint8_t> bounded_;  // which log-pdf terms (point x component) are still upper bounds
   std::vector<DiscreteTerms> terms_;
 };

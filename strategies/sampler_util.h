@@ -2,7 +2,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <random>
+#include <string>
 
 #include "core/param_value.h"
 #include "spaces/search_space.h"

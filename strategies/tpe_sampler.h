@@ -17,8 +17,8 @@ enum class TpeWeights {
   kUniform,  ///< Every trial weighs 1.
 };
 
-/// Options of the `tpe` strategy; the defaults are Optuna 3.1's except `multivariate` and `group` (see
-/// docs/strategies.md for the measurement behind that choice).
+/// Options of the `tpe` strategy; the defaults are Optuna 3.1's. (The `tpe` factory turns `multivariate` and
+/// `group` on for all-categorical spaces, where that measured better; see docs/strategies.md.)
 struct TpeSamplerOptions {
   int n_startup_trials = 10;        ///< Random sampling until this many trials are COMPLETE or PRUNED.
   int n_ei_candidates = 24;         ///< Candidates drawn from l(x) per decision.
@@ -28,10 +28,13 @@ struct TpeSamplerOptions {
   bool consider_magic_clip = true;  ///< Lower-bound kernel widths.
   bool consider_endpoints = false;  ///< Let outer kernels see the domain ends.
   TpeWeights weights = TpeWeights::kRamp;  ///< Trial weighting.
-  bool multivariate = true;                ///< One joint estimator per group of co-occurring parameters.
-  bool group = true;                       ///< Decompose the space into conditional subspaces (needs multivariate).
+  bool multivariate = false;               ///< One joint estimator per group of co-occurring parameters.
+  bool group = false;                      ///< Decompose the space into conditional subspaces (needs multivariate).
   bool constant_liar = false;  ///< Treat RUNNING trials as the worst outcome so parallel workers spread out.
-  std::uint64_t seed = 0;      ///< Seed of all randomness.
+  /// Compare plain mixture densities (Optuna >= 3.5) instead of Optuna 3.1's, whose continuous kernels lack the
+  /// 1/sigma factor so that wide kernels weigh more.
+  bool normalized_kernels = false;
+  std::uint64_t seed = 0;  ///< Seed of all randomness.
 };
 
 /// Size of the "below" (good) set for n ranked trials: min(ceil(fraction * n), 25), fraction 0.1 by default.

@@ -95,7 +95,8 @@ TEST_F(GridSamplerTest, ConditionalGridHasNoDuplicates) {
 TEST_F(GridSamplerTest, RankAndPointAreInverse) {
   build_conditional_space();
   GridSampler grid(space_, {true, 1});
-  for (std::uint64_t r = 0; r < grid.size(); ++r) EXPECT_EQ(grid.rank_of(grid.point(r)), std::optional<std::uint64_t>(r));
+  for (std::uint64_t r = 0; r < grid.size(); ++r)
+    EXPECT_EQ(grid.rank_of(grid.point(r)), std::optional<std::uint64_t>(r));
   // Not grid points: an inactive parameter present, an active one missing, a value off the grid.
   ParamMap p = grid.point(0);
   ParamMap extra = p;

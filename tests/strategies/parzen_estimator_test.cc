@@ -13,7 +13,9 @@ namespace nasforge {
 namespace {
 
 // Reference values in long double (64-bit mantissa, exponent down to 1e-4951), independent of the code under test.
-long double ref_ndtr(long double x) { return 0.5L * std::erfc(-x / std::sqrt(2.0L)); }
+long double ref_ndtr(long double x) {
+  return 0.5L * std::erfc(-x / std::sqrt(2.0L));
+}
 long double ref_log_mass(long double a, long double b) {
   // Differences of upper tails when both bounds are positive, to avoid cancellation in the reference itself.
   if (a > 0) return std::log(ref_ndtr(-a) - ref_ndtr(-b));
@@ -75,6 +77,53 @@ TEST_F(ParzenEstimatorTest, UnivariateMatchesHandComputation) {
   EXPECT_NEAR(lp[0], std::log(expected), 1e-12);
 }
 
+TEST_F(ParzenEstimatorTest, WidthWeightedMatchesOptuna31) {
+  // Optuna 3.1's _ParzenEstimator.log_pdf for observations {0.1, 0.2, 0.7} on [0, 1] at 0.15, 0.5 and 0.9 (values
+  // printed by Optuna 3.1 itself). Its kernels lack 1/sigma, so it equals the width-weighted proper density plus
+  // log(sum_k w_k sigma_k) = log(0.25 * (0.2 + 0.3 + 0.2 + 1.0)).
+  ParzenEstimatorOptions o;
+  o.width_weighted = true;
+  ParzenEstimator pe = fit({Distribution::make_float(0, 1)}, {0.1, 0.2, 0.7}, o);
+  std::vector<double> lp;
+  pe.log_pdf({0.15, 0.5, 0.9}, 3, lp);
+  const double optuna31[] = {-0.654921466754, -0.852940196334, -1.15793186922};
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_NEAR(lp[i] + std::log(0.425), optuna31[i], 1e-11) << i;
+  // Still a proper density.
+  EXPECT_NEAR(integrate(pe, 0, 1, 20000, false), 1.0, 1e-6);
+  // Sampling keeps the plain weights.
+  for (double w : pe.weights()) EXPECT_DOUBLE_EQ(w, 0.25);
+}
+
+TEST_F(ParzenEstimatorTest, WidthWeightedMixedDimensionsStayNormalised) {
+  // Widths weigh only the continuous dimensions; the joint density over a float and a categorical sums to one.
+  ParzenEstimatorOptions o;
+  o.width_weighted = true;
+  o.multivariate = true;
+  ParzenEstimator pe =
+      fit({Distribution::make_float(0, 1), Distribution::make_categorical({"a", "b"})}, {0.2, 0, 0.25, 1, 0.9, 1}, o);
+  double total = 0;
+  const int intervals = 20000;
+  for (int c = 0; c < 2; ++c) {
+    std::vector<double> points, lp;
+    for (int i = 0; i <= intervals; ++i) {
+      points.push_back(static_cast<double>(i) / intervals);
+      points.push_back(c);
+    }
+    pe.log_pdf(points, intervals + 1, lp);
+    for (int i = 0; i <= intervals; ++i) {
+      double w = (i == 0 || i == intervals) ? 1 : (i % 2 ? 4 : 2);
+      total += w * std::exp(lp[static_cast<std::size_t>(i)]) / (3.0 * intervals);
+    }
+  }
+  EXPECT_NEAR(total, 1.0, 1e-6);
+  // Products of widths that underflow are summed in log space instead.
+  ParzenEstimator tiny = fit({Distribution::make_float(0, 1e-200), Distribution::make_float(0, 1e-200)},
+                             {1e-201, 5e-201, 3e-201, 9e-201}, o);
+  std::vector<double> lp;
+  tiny.log_pdf({2e-201, 4e-201}, 1, lp);
+  EXPECT_TRUE(std::isfinite(lp[0])) << lp[0];
+}
+
 TEST_F(ParzenEstimatorTest, EndpointsAndPriorOptions) {
   ParzenEstimatorOptions with_ends;
   with_ends.consider_endpoints = true;
@@ -129,8 +178,10 @@ TEST_F(ParzenEstimatorTest, MultivariateUsesScottsRule) {
   mv.multivariate = true;
   ParzenEstimator pe = fit({Distribution::make_float(0, 2), Distribution::make_categorical({"x", "y"})},
                            {0.5, 0, 1.0, 1, 1.5, 1, 0.2, 0}, mv);
-  // 4 observations, 2 dimensions: sigma = 0.2 * 4^(-1/6) * range, clipped below at range / 5; prior sigma = range.
-  double expected = std::max(0.2 * std::pow(4.0, -1.0 / 6) * 2.0, 2.0 / 5);
+  // 4 observations, 2 dimensions: sigma = 0.2 * 4^(-1/6) * range = 0.317, raised by the magic clip to
+  // range / (1 + 5 kernels) = 0.333; the prior's sigma is the range.
+  double expected = std::max(0.2 * std::pow(4.0, -1.0 / 6) * 2.0, 2.0 / 6);
+  EXPECT_NEAR(expected, 1.0 / 3, 1e-15);
   for (std::size_t k = 0; k < 4; ++k) EXPECT_NEAR(pe.sigmas(0)[k], expected, 1e-15);
   EXPECT_DOUBLE_EQ(pe.sigmas(0)[4], 2.0);
 }
@@ -252,10 +303,9 @@ TEST_F(ParzenEstimatorTest, FastPathsMatchTheDirectMixture) {
 TEST_F(ParzenEstimatorTest, SamplesStayInTheDomain) {
   ParzenEstimatorOptions mv;
   mv.multivariate = true;
-  ParzenEstimator pe =
-      fit({Distribution::make_float(1e-4, 1, true), Distribution::make_int(2, 20, false, 3),
-           Distribution::make_int(1, 1000, true), Distribution::make_categorical({"a", "b"})},
-          {1e-4, 2, 1, 0, 1.0, 20, 1000, 1}, mv);
+  ParzenEstimator pe = fit({Distribution::make_float(1e-4, 1, true), Distribution::make_int(2, 20, false, 3),
+                            Distribution::make_int(1, 1000, true), Distribution::make_categorical({"a", "b"})},
+                           {1e-4, 2, 1, 0, 1.0, 20, 1000, 1}, mv);
   std::vector<double> out;
   pe.sample(rng_, 500, out);
   for (std::size_t i = 0; i < 500; ++i) {
@@ -280,8 +330,7 @@ TEST_F(ParzenEstimatorTest, GaussMassIsAccurateEverywhere) {
                              {30, 40}, {-3, 50},    {0, 1e-8},  {-60, 60}};
   for (const auto& c : cases) {
     long double ref = ref_log_mass(c[0], c[1]);
-    EXPECT_NEAR(truncnorm::log_gauss_mass(c[0], c[1]), static_cast<double>(ref),
-                1e-12 * std::max(1.0L, std::fabs(ref)))
+    EXPECT_NEAR(truncnorm::log_gauss_mass(c[0], c[1]), static_cast<double>(ref), 1e-12 * std::max(1.0L, std::fabs(ref)))
         << c[0] << ", " << c[1];
     EXPECT_NEAR(truncnorm::log_gauss_mass_central(c[0], c[1]), static_cast<double>(ref),
                 1e-12 * std::max(1.0L, std::fabs(ref)))
@@ -306,7 +355,8 @@ TEST_F(ParzenEstimatorTest, PpfInvertsTheTruncatedCdf) {
       ASSERT_LE(x, b[1]);
       // Fraction of the truncated mass below x, in log space for the far tails.
       long double below = ref_log_mass(b[0], x) - ref_log_mass(b[0], b[1]);
-      EXPECT_NEAR(static_cast<double>(std::exp(below)), q, 1e-9 * std::max(q, 1e-3)) << b[0] << " " << b[1] << " q=" << q;
+      EXPECT_NEAR(static_cast<double>(std::exp(below)), q, 1e-9 * std::max(q, 1e-3))
+          << b[0] << " " << b[1] << " q=" << q;
     }
     EXPECT_EQ(truncnorm::ppf(0, b[0], b[1]), b[0]);
     EXPECT_EQ(truncnorm::ppf(1, b[0], b[1]), b[1]);

@@ -50,12 +50,15 @@ TEST_F(RandomSamplerTest, SameSeedSameSequence) {
 }
 
 TEST_F(RandomSamplerTest, EveryValueLiesInItsDomain) {
-  std::vector<Distribution> dists = {
-      Distribution::make_float(-2, 3),           Distribution::make_float(1e-5, 1e2, true),
-      Distribution::make_float(0, 1, false, 0.1), Distribution::make_int(-5, 5),
-      Distribution::make_int(0, 20, false, 4),   Distribution::make_int(1, 1000, true),
-      Distribution::make_categorical({1, "two", 3.5, true}), Distribution::make_float(2, 2),
-      Distribution::make_int(3, 3)};
+  std::vector<Distribution> dists = {Distribution::make_float(-2, 3),
+                                     Distribution::make_float(1e-5, 1e2, true),
+                                     Distribution::make_float(0, 1, false, 0.1),
+                                     Distribution::make_int(-5, 5),
+                                     Distribution::make_int(0, 20, false, 4),
+                                     Distribution::make_int(1, 1000, true),
+                                     Distribution::make_categorical({1, "two", 3.5, true}),
+                                     Distribution::make_float(2, 2),
+                                     Distribution::make_int(3, 3)};
   for (std::size_t i = 0; i < dists.size(); ++i) space_.add(param("p" + std::to_string(i), dists[i]));
   RandomSampler sampler(1);
   std::map<std::string, std::pair<double, double>> seen;  // smallest and largest internal value

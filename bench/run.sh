@@ -39,12 +39,13 @@ CHECKPOINTS=100,200
 TABLE="$ROOT/data/benchmarks/nasbench201/cifar10_valid.csv.gz"
 PROBLEMS=(branin hartmann6 nb201)
 # nasforge variants (label=strategy YAML) and Optuna variants (labels understood by optuna_bench.py).
-# nasforge's tpe defaults to multivariate (joint) TPE, Optuna's to independent TPE: both defaults are compared, and
-# each with its like-for-like counterpart.
-NASFORGE_VARIANTS=("random=name: random" "tpe=name: tpe" "tpe_univariate={name: tpe, multivariate: false}")
+# nasforge's tpe is multivariate (joint) only when every parameter is categorical, independent otherwise; Optuna's
+# default is independent TPE. Both defaults are compared, and each mode with its like-for-like counterpart.
+NASFORGE_VARIANTS=("random=name: random" "tpe=name: tpe" "tpe_univariate={name: tpe, multivariate: false}"
+                   "tpe_multivariate={name: tpe, multivariate: true}")
 OPTUNA_VARIANTS=(random tpe tpe_multivariate)
 # Which nasforge variant each Optuna variant is compared with in the overhead table.
-PAIRS='[["random", "random"], ["tpe", "tpe"], ["tpe", "tpe_multivariate"], ["tpe_univariate", "tpe"]]'
+PAIRS='[["random", "random"], ["tpe", "tpe"], ["tpe_multivariate", "tpe_multivariate"], ["tpe_univariate", "tpe"]]'
 
 if ! "$PY" -c 'import optuna' 2>/dev/null; then
   echo "run.sh: $PY cannot import optuna (install Debian's python3-optuna)" >&2

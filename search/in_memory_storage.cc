@@ -1,6 +1,7 @@
 #include "search/in_memory_storage.h"
 
 #include <algorithm>
+#include <climits>
 
 #include "core/error.h"
 #include "search/storage_common.h"
@@ -38,6 +39,7 @@ void InMemoryStorage::touch_locked(TrialRecord& record) {
   auto n = static_cast<std::size_t>(record.trial.number);
   if (study.stamps.size() <= n) study.stamps.resize(n + 1, 0);
   study.stamps[n] = record.stamp;
+  study.changes.emplace_back(record.stamp, record.trial.number);
 }
 
 FrozenTrial& InMemoryStorage::add_trial_locked(std::int64_t study_id, FrozenTrial trial) {
@@ -273,9 +275,14 @@ TrialChanges InMemoryStorage::get_trials_since(std::int64_t study_id, std::int64
   TrialChanges changes;
   changes.stamp = study.stamp;
   changes.complete = since < 0;
-  for (std::size_t n = 0; n < study.stamps.size(); ++n) {
-    if (study.stamps[n] > since) changes.trials.push_back(trials_.at(study.trial_ids[n]).trial);
+  auto first = std::upper_bound(study.changes.begin(), study.changes.end(), std::make_pair(since, INT_MAX));
+  std::vector<int> numbers;
+  for (auto it = first; it != study.changes.end(); ++it) {
+    // A trial written several times is reported once, at its latest write.
+    if (study.stamps[static_cast<std::size_t>(it->second)] == it->first) numbers.push_back(it->second);
   }
+  std::sort(numbers.begin(), numbers.end());
+  for (int n : numbers) changes.trials.push_back(trials_.at(study.trial_ids[static_cast<std::size_t>(n)]).trial);
   return changes;
 }
 

@@ -72,7 +72,9 @@ class InMemoryStorage : public Storage {
   struct StudyRecord {
     StudyInfo info;
     std::vector<std::int64_t> trial_ids;  // indexed by trial number
-    std::vector<std::int64_t> stamps;     // TrialRecord::stamp by trial number, contiguous for a cheap scan
+    std::vector<std::int64_t> stamps;     // TrialRecord::stamp by trial number
+    // (stamp, number) of every write in stamp order, so get_trials_since finds what changed by binary search.
+    std::vector<std::pair<std::int64_t, int>> changes;
     std::int64_t stamp = 0;               // highest TrialRecord::stamp of the study
   };
   struct TrialRecord {

@@ -78,12 +78,36 @@ ParamMap Study::sample(const ParamMap& fixed, const std::vector<FrozenTrial>& tr
   return space_.validate(params, true);
 }
 
+namespace {
+
+/// Adds (sign +1) or removes (-1) one trial's contribution to `c`.
+void count_trial(TrialCounts& c, const FrozenTrial& t, int sign) {
+  if (t.trial_id < 0) return;  // a slot not yet filled
+  switch (t.state) {
+    case TrialState::kRunning: c.running += sign; break;
+    case TrialState::kWaiting: c.waiting += sign; break;
+    case TrialState::kComplete: c.complete += sign; break;
+    case TrialState::kPruned: c.pruned += sign; break;
+    case TrialState::kFail:
+      c.failed += sign;
+      if (t.system_attrs.count(attr::kRetriedBy)) c.retried += sign;
+      break;
+  }
+}
+
+}  // namespace
+
 const std::vector<FrozenTrial>& Study::refresh_history() {
   TrialChanges changes = storage_->get_trials_since(study_id_, history_stamp_);
-  if (changes.complete) history_.clear();
+  if (changes.complete) {
+    history_.clear();
+    history_counts_ = TrialCounts{};
+  }
   for (FrozenTrial& t : changes.trials) {
     auto n = static_cast<std::size_t>(t.number);
     if (history_.size() <= n) history_.resize(n + 1);
+    count_trial(history_counts_, history_[n], -1);
+    count_trial(history_counts_, t, +1);
     history_[n] = std::move(t);
   }
   history_stamp_ = changes.stamp;
@@ -95,11 +119,9 @@ std::optional<Trial> Study::ask(std::optional<int> max_slots) {
   if (options_.grace_period_s > 0) storage_->reap_stale_trials(study_id_, options_.grace_period_s, options_.max_retry);
 
   const std::vector<FrozenTrial>& history = refresh_history();
-  bool any_waiting = std::any_of(history.begin(), history.end(),
-                                 [](const FrozenTrial& t) { return t.state == TrialState::kWaiting; });
   // Popping is a write transaction; skip it when the fresh history shows nothing waiting.
   std::optional<FrozenTrial> waiting;
-  if (any_waiting) waiting = storage_->pop_waiting_trial(study_id_, heartbeat);
+  if (history_counts_.waiting > 0) waiting = storage_->pop_waiting_trial(study_id_, heartbeat);
   if (waiting) {
     ParamMap fixed = waiting->params;
     if (!space_.empty()) {
@@ -118,23 +140,8 @@ std::optional<Trial> Study::ask(std::optional<int> max_slots) {
     return Trial(*this, *waiting);
   }
 
-  if (max_slots) {
-    TrialCounts c;
-    for (const auto& t : history) {
-      switch (t.state) {
-        case TrialState::kRunning: ++c.running; break;
-        case TrialState::kWaiting: ++c.waiting; break;
-        case TrialState::kComplete: ++c.complete; break;
-        case TrialState::kPruned: ++c.pruned; break;
-        case TrialState::kFail:
-          ++c.failed;
-          if (t.system_attrs.count(attr::kRetriedBy)) ++c.retried;
-          break;
-      }
-    }
-    // Cheap early exit; the authoritative check is inside create_trial's transaction.
-    if (c.slots() >= *max_slots) return std::nullopt;
-  }
+  // Cheap early exit; the authoritative check is inside create_trial's transaction.
+  if (max_slots && history_counts_.slots() >= *max_slots) return std::nullopt;
   NewTrial nt;
   nt.state = TrialState::kRunning;
   nt.heartbeat = heartbeat;

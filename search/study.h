@@ -144,6 +144,7 @@ class Study {
   StudyOptions options_;
   std::vector<FrozenTrial> history_;  // every trial by number, kept in step incrementally
   std::int64_t history_stamp_ = -1;
+  TrialCounts history_counts_;        // counts of history_, updated with it so ask() never scans it
 };
 
 /// Mixes two 64-bit values into a well-spread seed (splitmix64), for per-worker and per-trial streams.

@@ -96,26 +96,10 @@ std::unique_ptr<Pruner> make_hyperband_pruner(SectionReader& options) {
   HyperbandOptions o;
   o.min_resource = options.integer("min_resource", 1, "steps before the first rung of the most aggressive bracket");
   options.require(o.min_resource >= 1, "min_resource", "must be >= 1, got " + std::to_string(o.min_resource));
-  std::string max_resource = options.text(
-      "max_resource", std::string("auto"),
+  o.max_resource = read_auto_resource(
+      options, "max_resource", o.min_resource, "min_resource (" + std::to_string(o.min_resource) + ")",
       "largest step + 1 a trial reaches: an integer, or 'auto' (from the first finished trial)");
-  if (max_resource != "auto") {
-    auto v = parse_int(max_resource);
-    options.require(v && *v >= o.min_resource, "max_resource",
-                    "must be 'auto' or an integer >= min_resource (" + std::to_string(o.min_resource) + "), got '" +
-                        max_resource + "'");
-    o.max_resource = *v;
-  }
-  o.reduction_factor = options.integer("reduction_factor", 3, "keep the best 1/reduction_factor at each rung (>= 2)");
-  options.require(o.reduction_factor >= 2, "reduction_factor",
-                  "must be >= 2, got " + std::to_string(o.reduction_factor));
-  o.bootstrap_count =
-      options.integer("bootstrap_count", 0, "prune at a rung until more than this many trials have reached it");
-  options.require(o.bootstrap_count >= 0, "bootstrap_count",
-                  "must be >= 0, got " + std::to_string(o.bootstrap_count));
-  options.require(o.bootstrap_count == 0 || o.max_resource, "bootstrap_count",
-                  "bootstrap_count " + std::to_string(o.bootstrap_count) +
-                      " > 0 needs an integer max_resource, not 'auto'");
+  read_halving_rates(options, 3, "max_resource", o.max_resource.has_value(), o.reduction_factor, o.bootstrap_count);
   return std::make_unique<HyperbandPruner>(o);
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "spaces/trial.h"
+#include "core/config.h"
 #include "strategies/pruner.h"
 
 namespace nasforge {
@@ -117,5 +118,14 @@ class PatientPruner : public Pruner {
   std::int64_t patience_;
   double min_delta_;
 };
+
+/// Reads a key that is "auto" (nullopt) or an integer >= `min`; `min_text` says what `min` is in the message.
+std::optional<std::int64_t> read_auto_resource(SectionReader& options, const std::string& key, std::int64_t min,
+                                               const std::string& min_text, const std::string& doc);
+
+/// Reads the `reduction_factor` (>= 2) and `bootstrap_count` (>= 0) that successive halving and Hyperband share;
+/// a bootstrap count needs a fixed `resource_key`, so `resource_fixed` tells whether it was given.
+void read_halving_rates(SectionReader& options, std::int64_t default_factor, const std::string& resource_key,
+                        bool resource_fixed, std::int64_t& reduction_factor, std::int64_t& bootstrap_count);
 
 }  // namespace nasforge

@@ -93,29 +93,37 @@ bool SuccessiveHalvingPruner::prune(const FrozenTrial& trial, const std::vector<
 
 std::unique_ptr<Pruner> make_asha_pruner(SectionReader& options) {
   SuccessiveHalvingOptions o;
-  std::string min_resource =
-      options.text("min_resource", std::string("auto"),
-                   "steps before the first rung: an integer >= 1, or 'auto' (a hundredth of the first finished run)");
-  if (min_resource != "auto") {
-    auto v = parse_int(min_resource);
-    options.require(v && *v >= 1, "min_resource", "must be 'auto' or an integer >= 1, got '" + min_resource + "'");
-    o.min_resource = *v;
-  }
-  o.reduction_factor = options.integer("reduction_factor", 4, "keep the best 1/reduction_factor at each rung (>= 2)");
-  options.require(o.reduction_factor >= 2, "reduction_factor",
-                  "must be >= 2, got " + std::to_string(o.reduction_factor));
+  o.min_resource = read_auto_resource(options, "min_resource", 1, "1",
+                                      "steps before the first rung: an integer >= 1, or 'auto' (a hundredth of the "
+                                      "first finished run)");
   o.min_early_stopping_rate =
       options.integer("min_early_stopping_rate", 0, "rung r sits at min_resource * reduction_factor^(rate + r)");
   options.require(o.min_early_stopping_rate >= 0, "min_early_stopping_rate",
                   "must be >= 0, got " + std::to_string(o.min_early_stopping_rate));
-  o.bootstrap_count =
-      options.integer("bootstrap_count", 0, "prune at a rung until more than this many trials have reached it");
-  options.require(o.bootstrap_count >= 0, "bootstrap_count",
-                  "must be >= 0, got " + std::to_string(o.bootstrap_count));
-  options.require(o.bootstrap_count == 0 || o.min_resource, "bootstrap_count",
-                  "bootstrap_count " + std::to_string(o.bootstrap_count) +
-                      " > 0 needs an integer min_resource, not 'auto'");
+  read_halving_rates(options, 4, "min_resource", o.min_resource.has_value(), o.reduction_factor, o.bootstrap_count);
   return std::make_unique<SuccessiveHalvingPruner>(o);
+}
+
+std::optional<std::int64_t> read_auto_resource(SectionReader& options, const std::string& key, std::int64_t min,
+                                               const std::string& min_text, const std::string& doc) {
+  std::string text = options.text(key, std::string("auto"), doc);
+  if (text == "auto") return std::nullopt;
+  auto v = parse_int(text);
+  options.require(v && *v >= min, key, "must be 'auto' or an integer >= " + min_text + ", got '" + text + "'");
+  return *v;
+}
+
+void read_halving_rates(SectionReader& options, std::int64_t default_factor, const std::string& resource_key,
+                        bool resource_fixed, std::int64_t& reduction_factor, std::int64_t& bootstrap_count) {
+  reduction_factor =
+      options.integer("reduction_factor", default_factor, "keep the best 1/reduction_factor at each rung (>= 2)");
+  options.require(reduction_factor >= 2, "reduction_factor", "must be >= 2, got " + std::to_string(reduction_factor));
+  bootstrap_count =
+      options.integer("bootstrap_count", 0, "prune at a rung until more than this many trials have reached it");
+  options.require(bootstrap_count >= 0, "bootstrap_count", "must be >= 0, got " + std::to_string(bootstrap_count));
+  options.require(bootstrap_count == 0 || resource_fixed, "bootstrap_count",
+                  "bootstrap_count " + std::to_string(bootstrap_count) + " > 0 needs an integer " + resource_key +
+                      ", not 'auto'");
 }
 
 }  // namespace nasforge

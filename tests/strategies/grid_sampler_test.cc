@@ -10,18 +10,13 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "strategies/registry.h"
+#include "tests/strategies/sampler_testing.h"
 #include "tests/testing.h"
 
 namespace nasforge {
 namespace {
 
-ParamSpec param(const std::string& name, Distribution d, std::vector<ConditionClause> when = {}) {
-  ParamSpec p;
-  p.name = name;
-  p.distribution = std::move(d);
-  p.when = std::move(when);
-  return p;
-}
+using testing::param;
 
 std::string key_of(const ParamMap& p) {
   std::string s;
@@ -29,8 +24,9 @@ std::string key_of(const ParamMap& p) {
   return s;
 }
 
-class GridSamplerTest : public testing::NasforgeTest {
+class GridSamplerTest : public testing::SamplerTest {
  protected:
+  using SamplerTest::ask;
   // One call of the study loop: the claims live in `claims`, shared by every sampler given the same set.
   ParamMap ask(Sampler& sampler, std::set<std::string>& claims, ParamMap fixed = {}) {
     SampleContext ctx{space_, trials_, directions_, std::move(fixed),
@@ -47,9 +43,6 @@ class GridSamplerTest : public testing::NasforgeTest {
     space_.add(param("layers", Distribution::make_int(1, 2)));
   }
 
-  SearchSpace space_;
-  std::vector<FrozenTrial> trials_;
-  std::vector<StudyDirection> directions_{StudyDirection::kMinimize};
 };
 
 TEST_F(GridSamplerTest, VisitsEveryPointOnceThenIsExhausted) {

@@ -10,30 +10,15 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "strategies/registry.h"
+#include "tests/strategies/sampler_testing.h"
 #include "tests/testing.h"
 
 namespace nasforge {
 namespace {
 
-ParamSpec param(const std::string& name, Distribution d, std::vector<ConditionClause> when = {}) {
-  ParamSpec p;
-  p.name = name;
-  p.distribution = std::move(d);
-  p.when = std::move(when);
-  return p;
-}
+using testing::param;
 
-class RandomSamplerTest : public testing::NasforgeTest {
- protected:
-  ParamMap ask(Sampler& sampler, ParamMap fixed = {}) {
-    SampleContext ctx{space_, trials_, directions_, std::move(fixed), [](const std::string&) { return true; }};
-    return sampler.sample(ctx);
-  }
-
-  SearchSpace space_;
-  std::vector<FrozenTrial> trials_;
-  std::vector<StudyDirection> directions_{StudyDirection::kMinimize};
-};
+class RandomSamplerTest : public testing::SamplerTest {};
 
 TEST_F(RandomSamplerTest, SameSeedSameSequence) {
   space_.add(param("x", Distribution::make_float(-1, 1)));

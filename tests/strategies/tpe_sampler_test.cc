@@ -12,26 +12,16 @@
 #include "strategies/random_sampler.h"
 #include "strategies/registry.h"
 #include "strategies/sampler_util.h"
+#include "tests/strategies/sampler_testing.h"
 #include "tests/testing.h"
 
 namespace nasforge {
 namespace {
 
-ParamSpec param(const std::string& name, Distribution d, std::vector<ConditionClause> when = {}) {
-  ParamSpec p;
-  p.name = name;
-  p.distribution = std::move(d);
-  p.when = std::move(when);
-  return p;
-}
+using testing::param;
 
-class TpeSamplerTest : public testing::NasforgeTest {
+class TpeSamplerTest : public testing::SamplerTest {
  protected:
-  ParamMap ask(Sampler& sampler, ParamMap fixed = {}) {
-    SampleContext ctx{space_, trials_, directions_, std::move(fixed), [](const std::string&) { return true; }};
-    return sampler.sample(ctx);
-  }
-
   // Appends a finished trial with the given state; distributions are recorded as storage would.
   FrozenTrial& record(const ParamMap& params, TrialState state, std::vector<double> values = {}) {
     FrozenTrial t;
@@ -65,9 +55,6 @@ class TpeSamplerTest : public testing::NasforgeTest {
     return o;
   }
 
-  SearchSpace space_;
-  std::vector<FrozenTrial> trials_;
-  std::vector<StudyDirection> directions_{StudyDirection::kMinimize};
 };
 
 TEST_F(TpeSamplerTest, GammaAndWeightsFollowOptunaDefaults) {

@@ -116,7 +116,9 @@ LoadedStudy open_study(const std::shared_ptr<Storage>& storage, const std::strin
 
 std::string fmt_seconds(double s) {
   char buf[32];
-  if (s < 60) {
+  if (s < 10) {
+    std::snprintf(buf, sizeof buf, "%.2fs", s);
+  } else if (s < 60) {
     std::snprintf(buf, sizeof buf, "%.1fs", s);
   } else {
     std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);

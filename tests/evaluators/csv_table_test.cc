@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "evaluators/csv_table.h"
+#include "fake_trial.h"
 #include "testing.h"
 
 namespace nasforge::testing {
@@ -20,12 +21,7 @@ using ::testing::HasSubstr;
 class CsvTableTest : public NasforgeTest {
  protected:
   std::string write_gz(const std::string& name, const std::string& text) const {
-    std::string path = tmp(name);
-    gzFile f = gzopen(path.c_str(), "wb");
-    EXPECT_NE(f, nullptr);
-    EXPECT_EQ(gzwrite(f, text.data(), static_cast<unsigned>(text.size())), static_cast<int>(text.size()));
-    EXPECT_EQ(gzclose(f), Z_OK);
-    return path;
+    return write_gz_file(tmp(name), text);
   }
 
   // The message of the DataError that reading `path` must raise.

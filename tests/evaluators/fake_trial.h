@@ -9,6 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+#include <zlib.h>
+
 #include "core/config.h"
 #include "evaluators/objective.h"
 #include "spaces/search_space.h"
@@ -51,6 +54,15 @@ class FakeTrial : public TrialContext {
 };
 
 /// Parses a `space:` mapping written as YAML text.
+/// Writes `text` gzip-compressed to `path` (tables in the tests are small, made on the fly).
+inline std::string write_gz_file(const std::string& path, const std::string& text) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  EXPECT_NE(f, nullptr);
+  EXPECT_EQ(gzwrite(f, text.data(), static_cast<unsigned>(text.size())), static_cast<int>(text.size()));
+  EXPECT_EQ(gzclose(f), Z_OK);
+  return path;
+}
+
 inline SearchSpace parse_space(const std::string& yaml) {
   return SearchSpace::from_config(ConfigNode::parse_string(yaml, "space.yaml"));
 }

@@ -53,12 +53,7 @@ ParamMap edges(const std::vector<std::string>& ops, const std::vector<std::strin
 class TabularObjectiveTest : public NasforgeTest {
  protected:
   std::string write_gz(const std::string& name, const std::string& text) const {
-    std::string path = tmp(name);
-    gzFile f = gzopen(path.c_str(), "wb");
-    EXPECT_NE(f, nullptr);
-    EXPECT_EQ(gzwrite(f, text.data(), static_cast<unsigned>(text.size())), static_cast<int>(text.size()));
-    EXPECT_EQ(gzclose(f), Z_OK);
-    return path;
+    return write_gz_file(tmp(name), text);
   }
 
   std::unique_ptr<Objective> build(const std::string& yaml, const std::string& space_yaml = kSpace) const {

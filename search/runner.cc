@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <iostream>
 #include <csignal>
 #include <mutex>
 #include <thread>
@@ -107,31 +108,41 @@ RunSummary optimize(Study& study, Objective& objective, const RunOptions& option
     }
 
     TrialState state = TrialState::kFail;
+    bool interrupted = false;
     {
       HeartbeatThread heartbeat(*study.storage(), trial->id(), so.heartbeat_interval_s);
       try {
-        std::vector<double> values = objective.evaluate(*trial);
-        state = study.tell(*trial, values);
-      } catch (const TrialPruned&) {
-        state = study.tell(*trial, TrialState::kPruned);
-      } catch (const Interrupted& e) {
-        study.fail(*trial, std::string("interrupted: ") + e.what(), /*force_retry=*/true);
-        summary.interrupted = true;
-        break;
-      } catch (const StateError&) {
-        throw;  // lost ownership of the trial (reaped by another worker): a real runtime failure
-      } catch (const StorageError&) {
-        throw;
-      } catch (const std::exception& e) {
-        if (stopping()) {
-          // The objective failed because we were interrupted (e.g. its child was killed by Ctrl-C).
+        try {
+          std::vector<double> values = objective.evaluate(*trial);
+          state = study.tell(*trial, values);
+        } catch (const TrialPruned&) {
+          state = study.tell(*trial, TrialState::kPruned);
+        } catch (const Interrupted& e) {
           study.fail(*trial, std::string("interrupted: ") + e.what(), /*force_retry=*/true);
-          summary.interrupted = true;
-          break;
+          interrupted = true;
+        } catch (const StateError&) {
+          throw;
+        } catch (const StorageError&) {
+          throw;
+        } catch (const std::exception& e) {
+          if (stopping()) {
+            // The objective failed because we were interrupted (e.g. its child was killed by Ctrl-C).
+            study.fail(*trial, std::string("interrupted: ") + e.what(), /*force_retry=*/true);
+            interrupted = true;
+          } else {
+            state = study.tell(*trial, TrialState::kFail, e.what());
+          }
         }
-        study.tell(*trial, TrialState::kFail, e.what());
+      } catch (const StateError& e) {
+        // Another worker failed this trial after its heartbeat went stale (a stall longer than the grace period)
+        // and re-enqueued it; our result is discarded and the retry runs it again. The study is still consistent.
+        std::cerr << "nasforge: warning: " << e.what() << "\n";
         state = TrialState::kFail;
       }
+    }
+    if (interrupted) {
+      summary.interrupted = true;
+      break;
     }
     if (state == TrialState::kComplete) ++summary.completed;
     if (state == TrialState::kPruned) ++summary.pruned;

@@ -135,6 +135,30 @@ TEST_F(StudyTest, OptimizeHandlesPruningAndObjectiveErrors) {
   EXPECT_EQ(study.counts().finished(), 40);
 }
 
+TEST_F(StudyTest, ATrialReapedByAnotherWorkerIsDiscardedAndRetried) {
+  Study study = make_study();
+  study.set_options(StudyOptions().with_seed(3).with_max_retry(1));
+  // Plays the other worker: while trial 0 runs, it is failed as stale and re-enqueued.
+  class ReapedOnce : public Objective {
+   public:
+    explicit ReapedOnce(Study& study) : study_(study) {}
+    std::vector<double> evaluate(TrialContext& trial) override {
+      if (trial.number() == 0) study_.storage()->fail_trial(dynamic_cast<Trial&>(trial).id(), "stale", 1);
+      return {1.0};
+    }
+    Study& study_;
+  } objective(study);
+  RunOptions options;
+  options.n_trials = 3;
+  RunSummary s = optimize(study, objective, options);
+  EXPECT_FALSE(s.interrupted);
+  auto trials = study.trials();
+  ASSERT_EQ(trials.size(), 4u);  // 0 reaped, its retry 1, then 2 and 3
+  EXPECT_EQ(trials[0].state, TrialState::kFail);
+  EXPECT_EQ(trials[1].params, trials[0].params);
+  EXPECT_EQ(study.counts().complete, 3);
+}
+
 TEST_F(StudyTest, GridExhaustionStopsTheLoop) {
   Study study = Study::create(open_storage("memory"), "g", {StudyDirection::kMaximize});
   SearchSpace space = SearchSpace::from_config(ConfigNode::parse_string("a: [1, 2, 3]\nb: {type: int, low: 0, high: 1}"));

@@ -301,27 +301,7 @@ std::vector<FrozenTrial> InMemoryStorage::get_all_trials(std::int64_t study_id, 
 TrialCounts InMemoryStorage::count_trials(std::int64_t study_id) {
   std::lock_guard<std::mutex> lock(mu_);
   TrialCounts c;
-  for (std::int64_t tid : study_locked(study_id).trial_ids) {
-    const FrozenTrial& t = trials_.at(tid).trial;
-    switch (t.state) {
-      case TrialState::kRunning:
-        ++c.running;
-        break;
-      case TrialState::kWaiting:
-        ++c.waiting;
-        break;
-      case TrialState::kComplete:
-        ++c.complete;
-        break;
-      case TrialState::kPruned:
-        ++c.pruned;
-        break;
-      case TrialState::kFail:
-        ++c.failed;
-        if (storage_detail::is_retried(t)) ++c.retried;
-        break;
-    }
-  }
+  for (std::int64_t tid : study_locked(study_id).trial_ids) c.count(trials_.at(tid).trial);
   return c;
 }
 

@@ -43,6 +43,8 @@ struct TrialCounts {
   int finished() const { return complete + pruned + failed - retried; }
   /// Trials that hold an n_trials slot: finished, running or waiting.
   int slots() const { return finished() + running + waiting; }
+  /// Adds (sign +1) or removes (sign -1) one trial in the count of its state.
+  void count(const FrozenTrial& trial, int sign = 1);
 };
 
 /// Trials that changed after a stamp; see Storage::get_trials_since.

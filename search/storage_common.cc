@@ -91,3 +91,20 @@ std::string describe_trial(std::int64_t trial_id, int number) {
 }
 
 }  // namespace nasforge::storage_detail
+
+namespace nasforge {
+
+void TrialCounts::count(const FrozenTrial& trial, int sign) {
+  switch (trial.state) {
+    case TrialState::kRunning: running += sign; break;
+    case TrialState::kWaiting: waiting += sign; break;
+    case TrialState::kComplete: complete += sign; break;
+    case TrialState::kPruned: pruned += sign; break;
+    case TrialState::kFail:
+      failed += sign;
+      if (storage_detail::is_retried(trial)) retried += sign;
+      break;
+  }
+}
+
+}  // namespace nasforge

@@ -78,24 +78,11 @@ ParamMap Study::sample(const ParamMap& fixed, const std::vector<FrozenTrial>& tr
   return space_.validate(params, true);
 }
 
-namespace {
-
-/// Adds (sign +1) or removes (-1) one trial's contribution to `c`.
-void count_trial(TrialCounts& c, const FrozenTrial& t, int sign) {
-  if (t.trial_id < 0) return;  // a slot not yet filled
-  switch (t.state) {
-    case TrialState::kRunning: c.running += sign; break;
-    case TrialState::kWaiting: c.waiting += sign; break;
-    case TrialState::kComplete: c.complete += sign; break;
-    case TrialState::kPruned: c.pruned += sign; break;
-    case TrialState::kFail:
-      c.failed += sign;
-      if (t.system_attrs.count(attr::kRetriedBy)) c.retried += sign;
-      break;
-  }
+std::map<std::string, Distribution> Study::distributions_for(const ParamMap& params) const {
+  std::map<std::string, Distribution> out;
+  for (const auto& [name, value] : params) out.emplace(name, space_.at(name).distribution);
+  return out;
 }
-
-}  // namespace
 
 const std::vector<FrozenTrial>& Study::refresh_history() {
   TrialChanges changes = storage_->get_trials_since(study_id_, history_stamp_);
@@ -106,8 +93,8 @@ const std::vector<FrozenTrial>& Study::refresh_history() {
   for (FrozenTrial& t : changes.trials) {
     auto n = static_cast<std::size_t>(t.number);
     if (history_.size() <= n) history_.resize(n + 1);
-    count_trial(history_counts_, history_[n], -1);
-    count_trial(history_counts_, t, +1);
+    if (history_[n].trial_id >= 0) history_counts_.count(history_[n], -1);  // not a placeholder
+    history_counts_.count(t, +1);
     history_[n] = std::move(t);
   }
   history_stamp_ = changes.stamp;
@@ -127,14 +114,10 @@ std::optional<Trial> Study::ask(std::optional<int> max_slots) {
     if (!space_.empty()) {
       ParamMap full = sample(fixed, refresh_history());
       ParamMap added;
-      std::map<std::string, Distribution> dists;
       for (const auto& [name, value] : full) {
-        if (!fixed.count(name)) {
-          added[name] = value;
-          dists.emplace(name, space_.at(name).distribution);
-        }
+        if (!fixed.count(name)) added[name] = value;
       }
-      if (!added.empty()) storage_->set_trial_params(waiting->trial_id, added, dists);
+      if (!added.empty()) storage_->set_trial_params(waiting->trial_id, added, distributions_for(added));
       waiting->params = full;
     }
     return Trial(*this, *waiting);
@@ -146,7 +129,7 @@ std::optional<Trial> Study::ask(std::optional<int> max_slots) {
   nt.state = TrialState::kRunning;
   nt.heartbeat = heartbeat;
   nt.params = sample({}, history);
-  for (const auto& [name, value] : nt.params) nt.distributions.emplace(name, space_.at(name).distribution);
+  nt.distributions = distributions_for(nt.params);
   auto created = storage_->create_trial(study_id_, nt, max_slots);
   if (!created) return std::nullopt;
   return Trial(*this, *created);
@@ -193,7 +176,7 @@ int Study::enqueue(const ParamMap& params, const std::map<std::string, Json>& us
   NewTrial nt;
   nt.state = TrialState::kWaiting;
   nt.params = space_.validate(params, false);
-  for (const auto& [name, value] : nt.params) nt.distributions.emplace(name, space_.at(name).distribution);
+  nt.distributions = distributions_for(nt.params);
   nt.user_attrs = user_attrs;
   auto created = storage_->create_trial(study_id_, nt);
   return created->number;

@@ -132,6 +132,8 @@ class Study {
   Study(std::shared_ptr<Storage> storage, StudyInfo info);
   bool should_prune(const Trial& trial);
   ParamMap sample(const ParamMap& fixed, const std::vector<FrozenTrial>& trials);
+  /// The space's distribution of each parameter in `params`.
+  std::map<std::string, Distribution> distributions_for(const ParamMap& params) const;
   /// Brings history_ up to date with the trials that changed in storage since the last call.
   const std::vector<FrozenTrial>& refresh_history();
 

@@ -94,12 +94,10 @@ StudyConfig parse_study_config(const std::string& text, const std::string& name,
   // Build each component once now, so that every error surfaces before the study touches storage.
   std::uint64_t seed = cfg.seed.value_or(0);
   make_sampler(strategy_node, cfg.space, seed, cfg.directions.size());
-  auto pruner = make_pruner(pruner_node);
-  if (cfg.directions.size() > 1 && pruner_node.defined() && !pruner_node.is_null()) {
-    SectionReader p(pruner_node);
-    if (p.text("name", std::string("none"), "pruner") != "none") {
-      pruner_node.fail("pruning needs a single objective; this study has " + std::to_string(cfg.directions.size()));
-    }
+  make_pruner(pruner_node);
+  ConfigNode pruner_name = pruner_node.get("name");
+  if (cfg.directions.size() > 1 && pruner_name.defined() && pruner_name.as_string() != "none") {
+    pruner_name.fail("pruning needs a single objective; this study has " + std::to_string(cfg.directions.size()));
   }
   if (cfg.has_objective()) make_objective(objective_node, cfg.space, cfg.directions.size(), cfg.base_dir);
 

@@ -66,6 +66,13 @@ class ObjectiveError : public Error {
   using Error::Error;
 };
 
+/// A genotype that names no trainable network (e.g. a cell whose output is disconnected from its input); the
+/// trial fails before any training.
+class InvalidArchitecture : public ObjectiveError {
+ public:
+  using ObjectiveError::ObjectiveError;
+};
+
 /// Thrown by an objective to stop its trial early; the study loop marks the trial PRUNED.
 class TrialPruned : public Error {
  public:

@@ -1,7 +1,6 @@
 #include "evaluators/csv_table.h"
 
 #include <sys/stat.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/strings.h"
+#include "evaluators/gzip_file.h"
 
 namespace nasforge {
 
@@ -81,43 +81,6 @@ std::size_t split_line(std::string_view line, const std::string& name, int line_
   }
 }
 
-std::string read_gzip_or_plain(const std::string& path) {
-  errno = 0;
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (!file) {
-    throw NotFoundError(path + ": cannot open table: " + (errno ? std::strerror(errno) : "out of memory"));
-  }
-  gzbuffer(file, 1 << 17);
-  std::string text;
-  std::vector<char> chunk(1 << 18);
-  auto fail = [&](const std::string& what) {
-    int line = 1 + static_cast<int>(std::count(text.begin(), text.end(), '\n'));
-    gzclose_r(file);
-    throw DataError(where(path, line) + ": " + what);
-  };
-  while (true) {
-    int n = gzread(file, chunk.data(), static_cast<unsigned>(chunk.size()));
-    if (n < 0) {
-      int code = 0;
-      const char* msg = gzerror(file, &code);
-      if (code == Z_ERRNO) fail(std::string("read error: ") + std::strerror(errno));
-      fail(std::string("corrupt gzip data (") + (msg ? msg : "unknown error") + ")");
-    }
-    if (n == 0) break;
-    text.append(chunk.data(), static_cast<std::size_t>(n));
-  }
-  // gzread ends quietly on a stream cut short; the error only shows in gzerror / gzclose.
-  int code = 0;
-  gzerror(file, &code);
-  if (code == Z_BUF_ERROR) fail("the gzip data ends early (truncated file?)");
-  int rc = gzclose_r(file);
-  if (rc == Z_BUF_ERROR) {
-    int line = 1 + static_cast<int>(std::count(text.begin(), text.end(), '\n'));
-    throw DataError(where(path, line) + ": the gzip data ends early (truncated file?)");
-  }
-  return text;
-}
-
 }  // namespace
 
 CsvTable CsvTable::parse(const std::string& text, const std::string& name) {
@@ -174,7 +137,10 @@ CsvTable CsvTable::parse(const std::string& text, const std::string& name) {
 }
 
 CsvTable CsvTable::read(const std::string& path) {
-  return parse(read_gzip_or_plain(path), path);
+  auto line = [&](const std::string& text) {
+    return where(path, 1 + static_cast<int>(std::count(text.begin(), text.end(), '\n')));
+  };
+  return parse(read_maybe_gzip(path, "table", line), path);
 }
 
 std::shared_ptr<const CsvTable> CsvTable::load_cached(const std::string& path) {

@@ -1,6 +1,7 @@
 #include "evaluators/registry.h"
 
 #include "core/error.h"
+#include "evaluators/nn_library.h"
 
 namespace nasforge {
 
@@ -22,11 +23,24 @@ const std::vector<ObjectiveEntry>& entries() {
        &make_tabular_objective},
       {{"command", "run your program with the parameters and read the objective from its output"},
        &make_command_objective},
+      {{"train", "train the architecture's network with libtorch and return validation and cost metrics"},
+       &make_train_objective},
   };
   return kEntries;
 }
 
 }  // namespace
+
+std::unique_ptr<Objective> make_train_objective(SectionReader& options, const SearchSpace& space,
+                                                std::size_t n_objectives, const std::string& base_dir) {
+  const NnApi* api = nullptr;
+  try {
+    api = &nn_api("objective kind 'train'");
+  } catch (const ConfigError& e) {
+    options.node().get("kind").fail(e.what());
+  }
+  return api->make_train_objective(options, space, n_objectives, base_dir);
+}
 
 std::unique_ptr<Objective> make_objective(const ConfigNode& section, const SearchSpace& space,
                                           std::size_t n_objectives, const std::string& base_dir) {

@@ -20,5 +20,9 @@ std::unique_ptr<Objective> make_tabular_objective(SectionReader& options, const 
 /// `command`: runs a user program with the parameters substituted and parses its output.
 std::unique_ptr<Objective> make_command_objective(SectionReader& options, const SearchSpace& space,
                                                   std::size_t n_objectives, const std::string& base_dir);
+/// `train`: trains the architecture space's network for the trial with libtorch (evaluators/nn/train_objective.cc);
+/// without libtorch (NASFORGE_WITH_TORCH=OFF) it throws ConfigError.
+std::unique_ptr<Objective> make_train_objective(SectionReader& options, const SearchSpace& space,
+                                                std::size_t n_objectives, const std::string& base_dir);
 
 }  // namespace nasforge

@@ -9,16 +9,13 @@
 #include "core/strings.h"
 #include "evaluators/csv_table.h"
 #include "evaluators/registry.h"
+#include "spaces/nasbench201.h"
 
 namespace nasforge {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-const std::vector<std::string> kNasBench201Ops = {"none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3",
-                                                  "avg_pool_3x3"};
-const std::vector<std::string> kDefaultEdges = {"edge_1_0", "edge_2_0", "edge_2_1", "edge_3_0", "edge_3_1", "edge_3_2"};
 
 // Canonical text of a cell or parameter value, so that 0.0005 == 5e-4, 16 == 16.0 and True == true.
 std::string normalize(std::string_view raw) {
@@ -45,10 +42,6 @@ std::optional<double> parse_metric(std::string_view cell) {
   auto [ptr, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), v);
   if (ec == std::errc() && ptr == cell.data() + cell.size()) return v;
   return parse_double(std::string(cell));
-}
-
-std::string nasbench201_arch(const std::vector<std::string>& ops) {
-  return "|" + ops[0] + "~0|+|" + ops[1] + "~0|" + ops[2] + "~1|+|" + ops[3] + "~0|" + ops[4] + "~1|" + ops[5] + "~2|";
 }
 
 enum class KeyMode { kColumns, kNasBench201 };
@@ -90,7 +83,7 @@ class TabularObjective : public Objective {
         if (!v || !v->is_string()) {
           throw ObjectiveError("tabular: edge parameter '" + edge + "' is " +
                                (v ? "'" + v->to_string() + "'" : std::string("not set")) + "; expected one of " +
-                               join(kNasBench201Ops, ", "));
+                               join(nasbench201_ops(), ", "));
         }
         ops.push_back(v->as_string());
       }
@@ -243,7 +236,7 @@ std::unique_ptr<Objective> make_tabular_objective(SectionReader& options, const 
       }
       for (const auto& e : edges_node.elements()) edge_params.push_back(e.as_string());
     } else {
-      edge_params = kDefaultEdges;
+      edge_params = nasbench201_edges();
     }
     std::vector<std::string> missing;
     for (const auto& e : edge_params) {
@@ -258,15 +251,15 @@ std::unique_ptr<Objective> make_tabular_objective(SectionReader& options, const 
       const Distribution& dist = space.at(e).distribution;
       if (dist.kind() != DistributionKind::kCategorical) {
         options.node().get("key").fail("edge parameter '" + e + "' must be categorical over " +
-                                       join(kNasBench201Ops, ", ") + ", but it is " + dist.describe());
+                                       join(nasbench201_ops(), ", ") + ", but it is " + dist.describe());
       }
       for (const auto& choice : dist.choices()) {
         std::string op = choice.to_string();
         if (!choice.is_string() ||
-            std::find(kNasBench201Ops.begin(), kNasBench201Ops.end(), op) == kNasBench201Ops.end()) {
+            std::find(nasbench201_ops().begin(), nasbench201_ops().end(), op) == nasbench201_ops().end()) {
           options.node().get("key").fail("edge parameter '" + e + "' has choice '" + op +
-                                         "', which is not a NAS-Bench-201 op" + did_you_mean(op, kNasBench201Ops) +
-                                         "; ops: " + join(kNasBench201Ops, ", "));
+                                         "', which is not a NAS-Bench-201 op" + did_you_mean(op, nasbench201_ops()) +
+                                         "; ops: " + join(nasbench201_ops(), ", "));
         }
       }
     }

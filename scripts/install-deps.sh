@@ -5,11 +5,12 @@ packages=(
   cmake ninja-build g++ ccache pkg-config git
   libyaml-cpp-dev libsqlite3-dev libeigen3-dev libboost-dev zlib1g-dev
   nlohmann-json3-dev libfmt-dev libcli11-dev
+  libtorch-dev dataset-fashion-mnist
   libgtest-dev libgmock-dev
   sqlite3 python3
 )
 if [ "${NASFORGE_WITH_PEERS:-0}" = 1 ]; then
-  packages+=(python3-optuna)  # only the benchmarks compare against Optuna
+  packages+=(python3-optuna python3-torch)  # only the benchmarks compare against Optuna and PyTorch
 fi
 missing=()
 for p in "${packages[@]}"; do

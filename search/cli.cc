@@ -17,12 +17,14 @@
 
 #include "core/error.h"
 #include "core/strings.h"
+#include "evaluators/model_bundle.h"
 #include "evaluators/objective.h"
 #include "search/report.h"
 #include "search/sqlite_storage.h"
 #include "search/runner.h"
 #include "search/study.h"
 #include "search/study_config.h"
+#include "search/trial_filter.h"
 #include "strategies/pruner.h"
 #include "strategies/sampler.h"
 
@@ -46,6 +48,7 @@ struct CommonArgs {
   int workers = 1;
   int worker_index = 0;
   bool quiet = false;
+  std::string device = "auto";
 };
 
 /// Everything needed to run trials of a stored study in this process.
@@ -100,6 +103,8 @@ LoadedStudy open_study(const std::shared_ptr<Storage>& storage, const std::strin
       .with_worker(worker_index)
       .with_max_retry(ls.config.max_retry)
       .with_heartbeat(ls.config.heartbeat_interval_s, ls.config.grace_period_s);
+  std::string artifacts = storage->artifact_root();
+  if (!artifacts.empty()) options.with_artifact_root((std::filesystem::path(artifacts) / name).string());
   options.stop_flag = &install_stop_handlers();
   ls.study->set_options(options);
   if (need_objective) {
@@ -442,28 +447,80 @@ int cmd_trials(const CommonArgs& args, const std::vector<std::string>& state_nam
   return 0;
 }
 
-int cmd_best(const CommonArgs& args, int top) {
+int cmd_best(const CommonArgs& args, int top, const std::vector<std::string>& where, const std::string& sort) {
   OutputFormat format = parse_format(args.format);
   if (args.study.empty()) throw UsageError("--study NAME is required");
   check(top >= 1, "--top must be >= 1, got " + std::to_string(top));
+  std::vector<TrialFilter> filters;
+  for (const auto& w : where) filters.push_back(TrialFilter::parse(w));
+  std::optional<TrialOrder> order;
+  if (!sort.empty()) order = TrialOrder::parse(sort);
   auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   Study study = Study::load(storage, args.study);
-  std::vector<FrozenTrial> out;
-  if (study.directions().size() == 1) {
-    out = study.trials({TrialState::kComplete});
+  std::vector<FrozenTrial> out = filter_trials(study.trials({TrialState::kComplete}), filters);
+  if (order) {
+    sort_trials(out, *order);
+    if (static_cast<int>(out.size()) > top) out.resize(static_cast<std::size_t>(top));
+  } else if (study.directions().size() == 1) {
     bool minimize = study.directions()[0] == StudyDirection::kMinimize;
     std::stable_sort(out.begin(), out.end(), [minimize](const FrozenTrial& a, const FrozenTrial& b) {
       return minimize ? a.values[0] < b.values[0] : a.values[0] > b.values[0];
     });
     if (static_cast<int>(out.size()) > top) out.resize(static_cast<std::size_t>(top));
   } else {
-    out = study.best_trials();  // the whole Pareto set: --top does not rank incomparable trials
+    out = pareto_front(out, study.directions());  // the whole set: --top does not rank incomparable trials
   }
   if (out.empty() && format == OutputFormat::kTable) {
-    std::cout << "No completed trial in study '" << args.study << "' yet.\n";
+    std::cout << "No completed trial in study '" << args.study << "'" << (filters.empty() ? " yet" : " matches --where")
+              << ".\n";
     return 0;
   }
   write_trials(std::cout, out, study.directions(), format);
+  return 0;
+}
+
+/// The trial with `number` in `study`; NotFoundError naming the study otherwise.
+FrozenTrial find_trial(Study& study, int number) {
+  if (number < 0) throw UsageError("--trial NUMBER is required");
+  for (auto& t : study.trials()) {
+    if (t.number == number) return t;
+  }
+  throw NotFoundError("study '" + study.name() + "' has no trial number " + std::to_string(number));
+}
+
+/// The folder holding a study's trial files; "" when its storage keeps none.
+std::string study_artifact_dir(const Storage& storage, const std::string& study) {
+  std::string root = storage.artifact_root();
+  return root.empty() ? root : (std::filesystem::path(root) / study).string();
+}
+
+int cmd_export(const CommonArgs& args, int number, const std::string& out_dir, bool evaluate) {
+  if (args.study.empty()) throw UsageError("--study NAME is required");
+  if (out_dir.empty()) throw UsageError("--out DIR is required");
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
+  Study study = Study::load(storage, args.study);
+  FrozenTrial trial = find_trial(study, number);
+  std::string dir = study_artifact_dir(*storage, args.study);
+  if (dir.empty()) throw ValueError("storage " + args.storage + " keeps no trial files, so there is nothing to export");
+  export_bundle((std::filesystem::path(dir) / ("trial_" + std::to_string(number))).string(), trial.to_json(), out_dir);
+  std::cout << "Exported trial " << number << " of study '" << args.study << "' to " << out_dir << " ("
+            << kBundleModelFile << ", " << kBundleWeightsFile << ").\n";
+  if (evaluate) {
+    Json r = evaluate_bundle(out_dir, args.device);
+    std::cout << "Rebuilt from " << out_dir << " and evaluated: val_accuracy " << r.at("val_accuracy").dump()
+              << ", val_loss " << r.at("val_loss").dump() << " on " << r.at("n").dump() << " samples.\n";
+  }
+  return 0;
+}
+
+int cmd_evaluate(const std::string& dir, const CommonArgs& args) {
+  Json r = evaluate_bundle(dir, args.device);
+  if (parse_format(args.format) == OutputFormat::kJson) {
+    std::cout << r.dump(2) << "\n";
+  } else {
+    std::cout << "val_accuracy " << r.at("val_accuracy").dump() << "\nval_loss " << r.at("val_loss").dump()
+              << "\nsamples " << r.at("n").dump() << "\n";
+  }
   return 0;
 }
 
@@ -477,6 +534,12 @@ int cmd_delete(const CommonArgs& args, bool yes) {
                      " trials cannot be undone; add --yes to confirm");
   }
   storage->delete_study(study.id());
+  std::string files = study_artifact_dir(*storage, args.study);
+  std::error_code ec;
+  if (!files.empty() && std::filesystem::exists(files)) {
+    std::filesystem::remove_all(files, ec);
+    if (ec) std::cerr << "nasforge: warning: could not remove " << files << ": " << ec.message() << "\n";
+  }
   std::cout << "Deleted study '" << args.study << "'.\n";
   return 0;
 }
@@ -509,17 +572,12 @@ int cmd_ask(const CommonArgs& args) {
 int cmd_tell(const CommonArgs& args, int number, const std::vector<double>& values, const std::string& state_name,
              const std::string& reason) {
   if (args.study.empty()) throw UsageError("--study NAME is required");
-  if (number < 0) throw UsageError("--trial NUMBER is required");
   if (values.empty() == state_name.empty()) {
     throw UsageError("give either --values V [V ...] (COMPLETE) or --state pruned|fail");
   }
   auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   Study study = Study::load(storage, args.study);
-  std::optional<FrozenTrial> found;
-  for (auto& t : study.trials()) {
-    if (t.number == number) found = t;
-  }
-  if (!found) throw NotFoundError("study '" + args.study + "' has no trial number " + std::to_string(number));
+  std::optional<FrozenTrial> found = find_trial(study, number);
   if (found->state != TrialState::kRunning) {
     throw ValueError("trial " + std::to_string(number) + " is " + to_string(found->state) +
                      ", not RUNNING; only running trials can be told");
@@ -573,7 +631,8 @@ int run_cli(int argc, char** argv) {
   int trial_number = -1;
   std::vector<double> values;
   std::string state_name, reason, file;
-  std::vector<std::string> states;
+  std::vector<std::string> states, where;
+  std::string sort_key;
 
   auto* run = app.add_subcommand("run", "create a study from a YAML file and run it (continues it if it exists "
                                         "with the same file)");
@@ -626,8 +685,31 @@ int run_cli(int argc, char** argv) {
                                           "objectives");
   add_storage(best, a, true);
   best->add_option("--study", a.study, "study name")->required();
-  best->add_option("--top", top, "how many (single objective)")->check(CLI::PositiveNumber);
+  best->add_option("--top", top, "how many (single objective, or with --sort)")->check(CLI::PositiveNumber);
+  best->add_option("--where", where,
+                   "keep trials where KEY OP VALUE holds; repeatable; KEY is value, a parameter or a metric "
+                   "(macs, params, size_bytes, peak_mem_bytes, latency_ms, val_accuracy, ...), OP one of "
+                   "< <= > >= == !=, e.g. --where \"macs<5e6\" --where \"latency_ms<2\"");
+  best->add_option("--sort", sort_key, "order by KEY[:asc|:desc] instead of the objective, e.g. latency_ms");
   add_format(best, a);
+
+  std::string out_dir;
+  bool evaluate_after = false;
+  auto* exp = app.add_subcommand("export", "write a trained trial's network (genotype, hyperparameters, metrics, "
+                                           "weights) to a folder that 'nasforge evaluate' can rebuild");
+  add_storage(exp, a, true);
+  exp->add_option("--study", a.study, "study name")->required();
+  exp->add_option("--trial", trial_number, "trial number")->required();
+  exp->add_option("--out", out_dir, "output folder (created)")->required();
+  exp->add_flag("--evaluate", evaluate_after, "rebuild the exported model and evaluate it on its validation data");
+  exp->add_option("--device", a.device, "auto, cpu or cuda (with --evaluate)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+
+  auto* eval = app.add_subcommand("evaluate", "rebuild an exported (or a trial's saved) model and evaluate it on "
+                                              "the validation split of the data it was trained on");
+  eval->add_option("MODEL_DIR", file, "folder with model.json and weights.pt")->required()->check(CLI::ExistingDirectory);
+  eval->add_option("--device", a.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  add_format(eval, a);
 
   auto* del = app.add_subcommand("delete", "delete a study and all its trials");
   add_storage(del, a, true);
@@ -666,8 +748,10 @@ int run_cli(int argc, char** argv) {
   if (*validate) return cmd_validate(file);
   if (*studies) return cmd_studies(a);
   if (*trials) return cmd_trials(a, states);
-  if (*best) return cmd_best(a, top);
+  if (*best) return cmd_best(a, top, where, sort_key);
   if (*del) return cmd_delete(a, yes);
+  if (*exp) return cmd_export(a, trial_number, out_dir, evaluate_after);
+  if (*eval) return cmd_evaluate(file, a);
   if (*ask) return cmd_ask(a);
   if (*tell) return cmd_tell(a, trial_number, values, state_name, reason);
   return 0;

@@ -67,6 +67,8 @@ class InMemoryStorage : public Storage {
   TrialChanges get_trials_since(std::int64_t study_id, std::int64_t since) override;
   /// See Storage.
   TrialCounts count_trials(std::int64_t study_id) override;
+  /// "": an in-memory study keeps no files.
+  std::string artifact_root() const override { return ""; }
 
  private:
   struct StudyRecord {

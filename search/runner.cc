@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "spaces/architecture.h"
 
 namespace nasforge {
 
@@ -113,6 +114,11 @@ RunSummary optimize(Study& study, Objective& objective, const RunOptions& option
       HeartbeatThread heartbeat(*study.storage(), trial->id(), so.heartbeat_interval_s);
       try {
         try {
+          // The genotype is recorded before training so that a failed or pruned trial still names its network,
+          // and an invalid one (InvalidArchitecture) fails here without any training.
+          if (const auto& arch = study.space().architecture()) {
+            trial->set_user_attr("genotype", arch->genotype(trial->params()));
+          }
           std::vector<double> values = objective.evaluate(*trial);
           state = study.tell(*trial, values);
         } catch (const TrialPruned&) {

@@ -1098,4 +1098,9 @@ TrialCounts SqliteStorage::count_trials(std::int64_t study_id) {
   return c;
 }
 
+std::string SqliteStorage::artifact_root() const {
+  std::filesystem::path p(path());
+  return (p.parent_path() / (p.stem().string() + "_artifacts")).string();
+}
+
 }  // namespace nasforge

@@ -131,6 +131,9 @@ class Storage {
   virtual TrialChanges get_trials_since(std::int64_t study_id, std::int64_t since) = 0;
   /// Trial counts by state.
   virtual TrialCounts count_trials(std::int64_t study_id) = 0;
+  /// Folder next to the data that holds trial files (weights), one subfolder per study; "" when the backend
+  /// keeps no files.
+  virtual std::string artifact_root() const = 0;
 };
 
 /// Opens a storage by URL: "memory" (this process only), "sqlite:///relative.db" or "sqlite:////absolute.db".

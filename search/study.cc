@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <filesystem>
 
 #include "core/error.h"
 #include "core/strings.h"
@@ -30,6 +31,16 @@ bool Trial::should_prune() { return study_->should_prune(*this); }
 
 void Trial::set_user_attr(const std::string& key, const Json& value) {
   study_->storage_->set_trial_user_attr(trial_id_, key, value);
+}
+
+std::string Trial::artifact_dir() const {
+  const std::string& root = study_->options_.artifact_root;
+  if (root.empty()) return "";
+  std::filesystem::path dir = std::filesystem::path(root) / ("trial_" + std::to_string(number_));
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw StorageError("cannot create the trial folder " + dir.string() + ": " + ec.message());
+  return dir.string();
 }
 
 bool Trial::stop_requested() const {

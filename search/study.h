@@ -34,12 +34,15 @@ struct StudyOptions {
   double heartbeat_interval_s = 0;    ///< > 0 enables heartbeats for trials this process runs.
   double grace_period_s = 0;          ///< RUNNING trials with an older heartbeat are failed before each ask.
   const std::atomic<bool>* stop_flag = nullptr;  ///< Set by the signal handler; trials see it as stop_requested().
+  std::string artifact_root;          ///< Folder for per-trial files (trial_<number>/ inside); "" keeps none.
   /// Options with chainable setters, libtorch style.
   StudyOptions& with_seed(std::uint64_t s) { seed = s; return *this; }
   /// Sets the worker index.
   StudyOptions& with_worker(int w) { worker_index = w; return *this; }
   /// Sets the retry policy.
   StudyOptions& with_max_retry(int r) { max_retry = r; return *this; }
+  /// Sets the folder that holds per-trial files.
+  StudyOptions& with_artifact_root(std::string root) { artifact_root = std::move(root); return *this; }
   /// Enables heartbeats with the given interval and grace period.
   StudyOptions& with_heartbeat(double interval_s, double grace_s) {
     heartbeat_interval_s = interval_s;
@@ -61,6 +64,7 @@ class Trial : public TrialContext {
   bool should_prune() override;
   void set_user_attr(const std::string& key, const Json& value) override;
   bool stop_requested() const override;
+  std::string artifact_dir() const override;
 
   /// Storage id of the trial.
   std::int64_t id() const { return trial_id_; }

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/strings.h"
 #include "evaluators/objective.h"
+#include "spaces/architecture.h"
 #include "strategies/pruner.h"
 #include "strategies/sampler.h"
 
@@ -48,6 +49,8 @@ StudyConfig parse_study_config(const std::string& text, const std::string& name,
   ConfigNode study_node = top.child("study", "mapping", "name, direction(s), n_trials, timeout_s, seed, retries");
   ConfigNode storage_node = top.child("storage", "string", "storage URL, e.g. sqlite:///study.db");
   ConfigNode space_node = top.child("space", "mapping", "the search space: one entry per parameter");
+  ConfigNode architecture_node =
+      top.child("architecture", "mapping", "a network family searched with the space: {type: chain|cell, ...}");
   ConfigNode strategy_node = top.child("strategy", "mapping", "search strategy: {name: tpe|random|grid, ...}");
   ConfigNode pruner_node = top.child("pruner", "mapping", "early stopping: {name: none|median|asha|..., ...}");
   ConfigNode objective_node = top.child("objective", "mapping", "what to evaluate: {kind: function|tabular|command}");
@@ -89,7 +92,20 @@ StudyConfig parse_study_config(const std::string& text, const std::string& name,
   cfg.storage_url = storage_node.defined() && !storage_node.is_null() ? storage_node.as_string()
                                                                       : "sqlite:///" + cfg.name + ".db";
 
-  cfg.space = SearchSpace::from_config(space_node);
+  bool has_architecture = architecture_node.defined() && !architecture_node.is_null();
+  // An architecture brings its own parameters, so `space:` may then be left out.
+  if (!has_architecture || (space_node.defined() && !space_node.is_null())) {
+    cfg.space = SearchSpace::from_config(space_node);
+  }
+  if (has_architecture) {
+    try {
+      cfg.space.set_architecture(make_architecture(architecture_node));
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const ValueError& e) {
+      architecture_node.fail(e.what());
+    }
+  }
 
   // Build each component once now, so that every error surfaces before the study touches storage.
   std::uint64_t seed = cfg.seed.value_or(0);

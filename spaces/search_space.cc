@@ -1,5 +1,7 @@
 #include "spaces/search_space.h"
 
+#include "spaces/architecture.h"
+
 #include <algorithm>
 #include <map>
 #include <functional>
@@ -159,6 +161,19 @@ SearchSpace SearchSpace::from_config(const ConfigNode& node) {
   };
   for (std::size_t i = 0; i < raws.size(); ++i) visit(i);
   return space;
+}
+
+void SearchSpace::set_architecture(std::shared_ptr<const ArchitectureSpace> architecture) {
+  check(architecture != nullptr, "set_architecture: null architecture");
+  check(architecture_ == nullptr, "the search space already has an architecture");
+  for (auto& spec : architecture->parameters()) {
+    if (const ParamSpec* taken = find(spec.name)) {
+      throw ValueError("architecture parameter '" + spec.name + "' clashes with the space parameter of that name (" +
+                       taken->location.to_string() + "); rename the space parameter");
+    }
+    add(std::move(spec));
+  }
+  architecture_ = std::move(architecture);
 }
 
 void SearchSpace::add(ParamSpec spec) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,8 @@
 #include "spaces/distribution.h"
 
 namespace nasforge {
+
+class ArchitectureSpace;
 
 /// One clause of a `when:` condition: the parent parameter must take one of `values`.
 struct ConditionClause {
@@ -49,6 +52,12 @@ class SearchSpace {
   /// True when there are no parameters.
   bool empty() const { return params_.empty(); }
 
+  /// Adds an architecture's parameters (after the plain ones) and keeps it for objectives to build networks;
+  /// ValueError when a name clashes with an existing parameter or an architecture is already set.
+  void set_architecture(std::shared_ptr<const ArchitectureSpace> architecture);
+  /// The architecture space, or nullptr when the study searches no architecture.
+  const std::shared_ptr<const ArchitectureSpace>& architecture() const { return architecture_; }
+
   /// Whether `spec` is active given the values assigned so far (its parents must be assigned and match).
   bool is_active(const ParamSpec& spec, const ParamMap& assigned) const;
   /// Checks a full or partial assignment: known names, values in their domains, inactive parameters absent.
@@ -57,6 +66,7 @@ class SearchSpace {
 
  private:
   std::vector<ParamSpec> params_;
+  std::shared_ptr<const ArchitectureSpace> architecture_;
 };
 
 }  // namespace nasforge

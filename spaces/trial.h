@@ -87,6 +87,9 @@ class TrialContext {
   virtual void set_user_attr(const std::string& key, const Json& value) = 0;
   /// True once the user asked the run to stop (Ctrl-C); long objectives should return promptly.
   virtual bool stop_requested() const = 0;
+  /// A folder reserved for this trial's files (e.g. trained weights), created on demand; "" when the study
+  /// keeps no files (in-memory storage).
+  virtual std::string artifact_dir() const = 0;
 
   /// The parameter `name`; throws NotFoundError listing the parameters this trial has.
   const ParamValue& param(const std::string& name) const;

@@ -1,0 +1,1 @@
+// Compiles the shared precompiled <torch/torch.h> once; every nn/ translation unit reuses it.

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstdint>
+
+#include "core/json.h"
+#include "spaces/net_graph.h"
+
+namespace nasforge {
+
+/// Deployment costs of a network for batch-1 inference, counted analytically from its NetGraph.
+struct CostMetrics {
+  std::int64_t params = 0;                 ///< Trainable parameters as libtorch counts them (BatchNorm affine included).
+  std::int64_t macs = 0;                   ///< Multiply-accumulates of the conv and linear layers.
+  std::int64_t size_bytes = 0;             ///< fp32 bytes of the deployed weights (BatchNorm folded into its conv).
+  std::int64_t peak_activation_bytes = 0;  ///< Largest fp32 live set of activations over the layer order (MCUNet).
+
+  /// {"params":..,"macs":..,"size_bytes":..,"peak_mem_bytes":..}: the names stored with each trial.
+  Json to_json() const;
+};
+
+/// Counts params, MACs, size and peak activation memory of `graph`. Activations, BatchNorm and dropout run in
+/// place when their input is not read later; see docs/objectives.md for the exact conventions.
+CostMetrics analyze_costs(const NetGraph& graph);
+
+}  // namespace nasforge

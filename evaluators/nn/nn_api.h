@@ -1,0 +1,21 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "core/json.h"
+#include "evaluators/objective.h"
+#include "spaces/search_space.h"
+
+namespace nasforge {
+
+/// The libtorch implementation behind make_train_objective (reached through nn_api()).
+std::unique_ptr<Objective> make_train_objective_nn(SectionReader& options, const SearchSpace& space,
+                                                   std::size_t n_objectives, const std::string& base_dir);
+
+/// The libtorch implementation behind evaluate_bundle (reached through nn_api()).
+Json evaluate_bundle_nn(const std::string& dir, const std::string& device, int threads);
+
+}  // namespace nasforge

@@ -1,0 +1,172 @@
+// The `train` objective: builds the trial's network from the study's architecture space, trains it on the
+// configured dataset with libtorch, and returns validation and deployment metrics.
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "core/error.h"
+#include "core/strings.h"
+#include "evaluators/cost_model.h"
+#include "evaluators/nn/model_bundle.h"
+#include "evaluators/nn/trainer.h"
+#include "evaluators/nn/nn_api.h"
+#include "evaluators/train_config.h"
+#include "spaces/architecture.h"
+
+namespace nasforge {
+
+namespace {
+
+bool epoch_metric(const std::string& name) {
+  return name == "val_accuracy" || name == "val_loss" || name == "train_loss";
+}
+
+// Shuffling and augmentation use their own stream, apart from the weight initialisation seeded by seed_torch.
+std::uint64_t data_seed(std::uint64_t trial_seed) {
+  return trial_seed ^ 0x9E3779B97F4A7C15ULL;
+}
+
+class TrainObjective : public Objective {
+ public:
+  TrainObjective(TrainConfig config, std::shared_ptr<const ArchitectureSpace> arch)
+      : c_(std::move(config)), arch_(std::move(arch)) {
+    const std::string& first = c_.objectives.front();
+    // The first metric drives reports, pruning, early stopping and the best epoch when it changes per epoch;
+    // otherwise (a cost metric) nothing is reported and the best epoch is the one with the best val_accuracy.
+    report_ = epoch_metric(first);
+    monitor_.metric = report_ ? first : "val_accuracy";
+    monitor_.maximize = monitor_.metric == "val_accuracy";
+  }
+
+  std::vector<double> evaluate(TrialContext& trial) override {
+    try {
+      return run(trial);
+    } catch (const c10::Error& e) {
+      // libtorch errors (shape mismatches, out of memory) fail this trial with a readable message.
+      throw ObjectiveError(std::string("libtorch: ") + e.what_without_backtrace());
+    }
+  }
+
+ private:
+  std::vector<double> run(TrialContext& trial) {
+    const std::string tname = "trial " + std::to_string(trial.number());
+    if (trial.stop_requested()) throw Interrupted(tname + " interrupted");
+    TrainHyperparams h = c_.resolve(trial.params());
+    torch::Device device = resolve_device(c_.device);
+    if (c_.threads > 0) torch::set_num_threads(static_cast<int>(c_.threads));
+    std::shared_ptr<const TrainData> data = data_on(device);
+
+    std::string genotype = arch_->genotype(trial.params());
+    trial.set_user_attr("genotype", genotype);
+    NetGraph graph = arch_->build(genotype, data->shape, data->num_classes);
+    CostMetrics costs = analyze_costs(graph);
+    const Json cost_json = costs.to_json();
+    for (const auto& [key, value] : cost_json.items()) trial.set_user_attr(key, value);
+
+    seed_torch(trial.seed());
+    GraphNet net(graph);
+    net->to(device);
+
+    TrainHooks hooks;
+    hooks.stop_requested = [&trial] { return trial.stop_requested(); };
+    hooks.on_epoch = [&](const EpochMetrics& m) {
+      if (!report_) return;
+      const double v = monitor_.value(m);
+      trial.report(v, m.epoch);
+      if (trial.should_prune()) {
+        throw TrialPruned(tname + " pruned after epoch " + std::to_string(m.epoch) + " (" + monitor_.metric + " " +
+                          format_double(v) + ")");
+      }
+    };
+    TrainResult r = train_network(net, *data, h, monitor_, c_.eval_batch_size, data_seed(trial.seed()), hooks);
+
+    std::optional<double> latency;
+    if (c_.latency_runs > 0) {
+      latency = measure_latency_ms(net, data->shape, device, static_cast<int>(c_.latency_runs),
+                                   static_cast<int>(c_.latency_warmup));
+    }
+
+    Json metrics = costs.to_json();
+    metrics["val_accuracy"] = r.best.val_accuracy;
+    metrics["val_loss"] = r.best.val_loss;
+    metrics["train_loss"] = r.best.train_loss;
+    metrics["best_epoch"] = r.best.epoch;
+    metrics["epochs_run"] = r.epochs_run;
+    metrics["stopped_early"] = r.stopped_early;
+    metrics["train_time_s"] = r.train_time_s;
+    metrics["images_per_s"] = r.images_per_s;
+    if (latency) metrics["latency_ms"] = *latency;
+    for (const char* key : {"val_accuracy", "val_loss", "train_loss", "best_epoch", "epochs_run", "stopped_early",
+                            "train_time_s", "images_per_s", "latency_ms"}) {
+      if (metrics.contains(key)) trial.set_user_attr(key, metrics[key]);
+    }
+
+    if (c_.save_weights && !trial.artifact_dir().empty()) {
+      Json model;
+      model["format"] = "nasforge-model";
+      model["version"] = 1;
+      model["genotype"] = genotype;
+      model["architecture"] = arch_->config_yaml();
+      model["graph"] = graph.to_json();
+      model["input_shape"] = {data->shape.c, data->shape.h, data->shape.w};
+      model["num_classes"] = data->num_classes;
+      model["normalization"] = {{"mean", mean_}, {"std", stddev_}};
+      model["dataset"] = {{"yaml", c_.dataset_yaml}, {"base_dir", c_.base_dir}};
+      model["hyperparameters"] = h.to_json();
+      model["eval_batch_size"] = c_.eval_batch_size;
+      model["seed"] = trial.seed();
+      model["metrics"] = metrics;
+      model["torch_version"] = TORCH_VERSION;
+      save_bundle(trial.artifact_dir(), net, model);
+      trial.set_user_attr("weights", (std::filesystem::path(trial.artifact_dir()) / kBundleWeightsFile).string());
+    }
+
+    std::vector<double> values;
+    for (const auto& name : c_.objectives) {
+      if (name == "peak_mem_bytes") {
+        values.push_back(static_cast<double>(costs.peak_activation_bytes));
+      } else {
+        values.push_back(metrics.at(name).get<double>());
+      }
+    }
+    return values;
+  }
+
+  // The dataset is read and converted to tensors once per objective, on the first trial.
+  std::shared_ptr<const TrainData> data_on(torch::Device device) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!data_ || data_->device != device) {
+      DatasetSplits splits = load_dataset(c_.dataset);
+      mean_ = splits.mean;
+      stddev_ = splits.stddev;
+      data_ = std::make_shared<const TrainData>(to_tensors(splits, c_.dataset.augment, device));
+    }
+    return data_;
+  }
+
+  TrainConfig c_;
+  std::shared_ptr<const ArchitectureSpace> arch_;
+  bool report_ = true;
+  Monitor monitor_;
+  std::mutex mu_;
+  std::shared_ptr<const TrainData> data_;
+  std::vector<float> mean_, stddev_;
+};
+
+}  // namespace
+
+std::unique_ptr<Objective> make_train_objective_nn(SectionReader& options, const SearchSpace& space,
+                                                std::size_t n_objectives, const std::string& base_dir) {
+  TrainConfig config = TrainConfig::from_config(options, space, n_objectives, base_dir);
+  if (config.device == "cuda" && !torch::cuda::is_available()) {
+    options.require(false, "device",
+                    "is cuda, but libtorch sees no CUDA GPU (this libtorch may be a CPU-only "
+                    "build); use device: auto or cpu");
+  }
+  return std::make_unique<TrainObjective>(std::move(config), space.architecture());
+}
+
+}  // namespace nasforge

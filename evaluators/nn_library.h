@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "core/json.h"
+#include "evaluators/objective.h"
+#include "spaces/search_space.h"
+
+namespace nasforge {
+
+/// Entry points into the libtorch code. That code is built as its own shared library (libnasforge_nn.so, from
+/// every nn/ folder) and loaded on first use, so commands that train nothing (trials, best, ask, tell, ...)
+/// start in milliseconds instead of loading libtorch's ~300 shared libraries first.
+struct NnApi {
+  int version = 0;  ///< kNnApiVersion of the library; a mismatch means a stale build.
+  /// The `train` objective (see make_train_objective).
+  std::unique_ptr<Objective> (*make_train_objective)(SectionReader& options, const SearchSpace& space,
+                                                      std::size_t n_objectives, const std::string& base_dir) = nullptr;
+  /// See evaluate_bundle.
+  Json (*evaluate_bundle)(const std::string& dir, const std::string& device, int threads) = nullptr;
+};
+
+/// Bumped whenever NnApi changes.
+inline constexpr int kNnApiVersion = 1;
+/// The exported C symbol returning the library's NnApi.
+inline constexpr const char* kNnApiSymbol = "nasforge_nn_api";
+
+/// The libtorch entry points: already linked into this process (tests), else loaded from libnasforge_nn.so next
+/// to the executable (or $NASFORGE_NN_LIBRARY). ConfigError naming `needed_for` and the paths tried when this
+/// build has no libtorch support.
+const NnApi& nn_api(const std::string& needed_for);
+
+}  // namespace nasforge

@@ -1,0 +1,200 @@
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/error.h"
+#include "evaluators/cost_model.h"
+#include "evaluators/fake_trial.h"
+#include "evaluators/train_config.h"
+#include "train_testing.h"
+
+namespace nasforge {
+namespace {
+
+using testing::build_objective;
+using testing::FakeTrial;
+using testing::kFastSettings;
+using testing::kTinyData;
+
+constexpr const char* kConv = "s1:conv_k3_w16";
+
+class TrainObjectiveTest : public testing::TrainTest {
+ protected:
+  // The objective for `extra` keys on top of the tiny data and fast settings.
+  static std::unique_ptr<Objective> objective(const std::string& extra, const SearchSpace& space,
+                                              std::size_t n_objectives = 1) {
+    return build_objective(std::string("kind: train\n") + kTinyData + kFastSettings + extra, space, n_objectives);
+  }
+};
+
+// Bitwise equality of two doubles (EXPECT_EQ would also pass for -0 == 0; here every bit must match).
+bool same_bits(double a, double b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+TEST_F(TrainObjectiveTest, LearnsAndReportsEveryEpoch) {
+  SearchSpace space = make_space("");
+  auto obj = objective("objectives: [val_accuracy, params, macs]\nepochs: 3\nbatch_size: 32\nlr: 0.1\n", space, 3);
+  FakeTrial trial(params_of(space, kConv), /*seed=*/5);
+  std::vector<double> values = obj->evaluate(trial);
+  ASSERT_EQ(values.size(), 3u);
+  // 4 balanced classes: chance is 0.25.
+  EXPECT_GT(values[0], 0.6);
+  EXPECT_LE(values[0], 1.0);
+  ASSERT_EQ(trial.reports.size(), 3u);
+  for (int e = 0; e < 3; ++e) EXPECT_EQ(trial.reports[static_cast<std::size_t>(e)].first, e + 1);
+  // The returned accuracy is the best epoch's, which is the largest reported value.
+  double best = 0;
+  for (const auto& r : trial.reports) best = std::max(best, r.second);
+  EXPECT_EQ(values[0], best);
+  EXPECT_EQ(trial.attrs.at("val_accuracy").get<double>(), values[0]);
+
+  NetGraph graph = space.architecture()->build(kConv, Shape{1, 8, 8}, 4);
+  CostMetrics costs = analyze_costs(graph);
+  EXPECT_EQ(values[1], static_cast<double>(costs.params));
+  EXPECT_EQ(values[2], static_cast<double>(costs.macs));
+  EXPECT_EQ(trial.attrs.at("genotype"), kConv);
+  EXPECT_EQ(trial.attrs.at("params"), costs.params);
+  EXPECT_EQ(trial.attrs.at("macs"), costs.macs);
+  EXPECT_EQ(trial.attrs.at("size_bytes"), costs.size_bytes);
+  EXPECT_EQ(trial.attrs.at("peak_mem_bytes"), costs.peak_activation_bytes);
+  for (const char* key : {"val_loss", "train_loss", "train_time_s", "images_per_s", "latency_ms"}) {
+    ASSERT_TRUE(trial.attrs.count(key)) << key;
+    EXPECT_GT(trial.attrs.at(key).get<double>(), 0) << key;
+  }
+  EXPECT_EQ(trial.attrs.at("epochs_run"), 3);
+  EXPECT_EQ(trial.attrs.at("stopped_early"), false);
+  int best_epoch = trial.attrs.at("best_epoch").get<int>();
+  EXPECT_EQ(trial.reports[static_cast<std::size_t>(best_epoch - 1)].second, values[0]);
+  // No artifact folder (in-memory storage): nothing is saved.
+  EXPECT_EQ(trial.attrs.count("weights"), 0u);
+}
+
+TEST_F(TrainObjectiveTest, PrunesAfterTheReportedEpoch) {
+  SearchSpace space = make_space("");
+  auto obj = objective("epochs: 4\nbatch_size: 64\n", space);
+  FakeTrial trial(params_of(space, kConv));
+  trial.prune_after_reports = 2;
+  EXPECT_THROW(obj->evaluate(trial), TrialPruned);
+  ASSERT_EQ(trial.reports.size(), 2u);
+  EXPECT_EQ(trial.reports[1].first, 2);
+  EXPECT_EQ(trial.prune_checks, 2);
+}
+
+TEST_F(TrainObjectiveTest, DivergingLossFailsTheTrial) {
+  SearchSpace space = make_space("lr: {type: float, low: 1.0e-3, high: 1.0e+30, log: true}\n");
+  auto obj = objective("epochs: 2\nbatch_size: 32\nlr: $lr\nschedule: constant\n", space);
+  FakeTrial trial(params_of(space, kConv, {{"lr", 1e30}}));
+  try {
+    obj->evaluate(trial);
+    FAIL() << "expected ObjectiveError";
+  } catch (const ObjectiveError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("training loss is nan at epoch 1, batch "), std::string::npos) << msg;
+    EXPECT_NE(msg.find("(lr=1e+30)"), std::string::npos) << msg;
+  }
+  EXPECT_TRUE(trial.reports.empty());
+}
+
+TEST_F(TrainObjectiveTest, EarlyStoppingEndsTrainingAndKeepsTheBestEpoch) {
+  SearchSpace space = make_space("");
+  // No epoch can beat the first by more than min_delta 2 (accuracy is at most 1), so training stops after 1 + 2.
+  auto obj = objective("epochs: 10\nbatch_size: 64\nearly_stopping: {patience: 2, min_delta: 2}\n", space);
+  FakeTrial trial(params_of(space, kConv));
+  std::vector<double> values = obj->evaluate(trial);
+  EXPECT_EQ(trial.reports.size(), 3u);
+  EXPECT_EQ(trial.attrs.at("epochs_run"), 3);
+  EXPECT_EQ(trial.attrs.at("stopped_early"), true);
+  EXPECT_EQ(trial.attrs.at("best_epoch"), 1);
+  EXPECT_EQ(values[0], trial.reports[0].second);
+}
+
+TEST_F(TrainObjectiveTest, SameSeedGivesBitwiseIdenticalResults) {
+  SearchSpace space = make_space("");
+  const std::string yaml =
+      "objectives: [val_loss]\nepochs: 2\nbatch_size: 32\nwarmup_epochs: 0.5\nlabel_smoothing: 0.1\n"
+      "optimizer: adamw\nlr: 0.01\n";
+  auto obj = objective(yaml, space);
+  FakeTrial a(params_of(space, "s1:dw_k3_w16"), 11);
+  FakeTrial b(params_of(space, "s1:dw_k3_w16"), 11);
+  FakeTrial c(params_of(space, "s1:dw_k3_w16"), 12);
+  double va = obj->evaluate(a)[0];
+  // A second objective reads the data afresh; the result must not depend on that either.
+  double vb = objective(yaml, space)->evaluate(b)[0];
+  double vc = obj->evaluate(c)[0];
+  EXPECT_TRUE(same_bits(va, vb)) << va << " vs " << vb;
+  EXPECT_TRUE(same_bits(a.attrs.at("train_loss").get<double>(), b.attrs.at("train_loss").get<double>()));
+  ASSERT_EQ(a.reports.size(), b.reports.size());
+  for (std::size_t i = 0; i < a.reports.size(); ++i) EXPECT_TRUE(same_bits(a.reports[i].second, b.reports[i].second));
+  EXPECT_FALSE(same_bits(va, vc)) << "another seed should give another network";
+}
+
+TEST_F(TrainObjectiveTest, ResolvesSearchedHyperparameters) {
+  SearchSpace space = make_space(
+      "lr: {type: float, low: 1.0e-3, high: 0.2, log: true}\n"
+      "opt: {type: categorical, choices: [sgd, adam]}\n"
+      "bs: {type: int, low: 16, high: 64, step: 16}\n");
+  auto obj = objective("epochs: 1\nlr: $lr\noptimizer: $opt\nbatch_size: $bs\n", space);
+  FakeTrial trial(params_of(space, kConv, {{"lr", 0.004}, {"opt", "adam"}, {"bs", std::int64_t{48}}}));
+  trial.artifacts = tmp("trial-0");
+  obj->evaluate(trial);
+  std::ifstream in(tmp("trial-0/model.json"));
+  Json model = Json::parse(in);
+  EXPECT_EQ(model["hyperparameters"]["lr"], 0.004);
+  EXPECT_EQ(model["hyperparameters"]["optimizer"], "adam");
+  EXPECT_EQ(model["hyperparameters"]["batch_size"], 48);
+  EXPECT_EQ(model["hyperparameters"]["epochs"], 1);
+}
+
+TEST_F(TrainObjectiveTest, StopRequestInterruptsPromptly) {
+  SearchSpace space = make_space("");
+  auto obj = objective("epochs: 5\nbatch_size: 32\n", space);
+  FakeTrial trial(params_of(space, kConv));
+  trial.stop_after_reports = 1;
+  EXPECT_THROW(obj->evaluate(trial), Interrupted);
+  EXPECT_EQ(trial.reports.size(), 1u);
+  FakeTrial early(params_of(space, kConv));
+  early.stop = true;
+  EXPECT_THROW(obj->evaluate(early), Interrupted);
+  EXPECT_TRUE(early.reports.empty());
+}
+
+TEST_F(TrainObjectiveTest, InvalidGenotypeFailsBeforeTraining) {
+  SearchSpace space = make_space("", "type: cell\nchannels: 4\ncells_per_stage: 1\nstages: 1\n");
+  auto obj = objective("epochs: 1\n", space);
+  ParamMap params;
+  for (const auto& p : space.architecture()->parameters()) params[p.name] = "none";
+  FakeTrial trial(params);
+  EXPECT_THROW(obj->evaluate(trial), InvalidArchitecture);
+  EXPECT_TRUE(trial.reports.empty());
+}
+
+TEST_F(TrainObjectiveTest, TrainsOnFeatureVectors) {
+  SearchSpace space = make_space("",
+                                 "type: chain\nstem: {channels: 16, kernel: 1}\n"
+                                 "stages: [{depth: [1], widths: [16], stride: 1}]\nops: [conv]\nkernels: [1]\n");
+  auto obj = build_objective(
+      "kind: train\ndataset: {format: synthetic, size: 300, classes: 3, shape: [6, 1, 1], val_size: 60}\n"
+      "epochs: 4\nbatch_size: 16\nlr: 0.05\n" +
+          std::string(kFastSettings),
+      space);
+  FakeTrial trial(params_of(space, "s1:conv_k1_w16"));
+  EXPECT_GT(obj->evaluate(trial)[0], 0.6);  // chance is 1/3
+}
+
+TEST_F(TrainObjectiveTest, CostObjectiveReportsNothing) {
+  SearchSpace space = make_space("");
+  auto obj = objective("objectives: [latency_ms]\nepochs: 1\nbatch_size: 64\n", space);
+  FakeTrial trial(params_of(space, kConv));
+  std::vector<double> v = obj->evaluate(trial);
+  EXPECT_TRUE(trial.reports.empty());
+  EXPECT_EQ(trial.prune_checks, 0);
+  EXPECT_EQ(v[0], trial.attrs.at("latency_ms").get<double>());
+}
+
+}  // namespace
+}  // namespace nasforge

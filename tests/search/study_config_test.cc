@@ -1,0 +1,67 @@
+// The study file's architecture: section and its interplay with space:.
+#include "search/study_config.h"
+
+#include "core/error.h"
+#include "spaces/architecture.h"
+#include "testing.h"
+
+namespace nasforge {
+namespace {
+
+class StudyConfigTest : public testing::NasforgeTest {};
+
+const char* kCellStudy = R"(study: {name: s, direction: maximize, n_trials: 3}
+space:
+  lr: {type: float, low: 0.01, high: 0.1}
+architecture: {type: cell, channels: 4, cells_per_stage: 1}
+)";
+
+TEST_F(StudyConfigTest, ArchitectureParametersJoinTheSpaceAfterThePlainOnes) {
+  StudyConfig cfg = parse_study_config(kCellStudy, "s.yaml", "/tmp");
+  std::vector<std::string> expected = {"lr",       "edge_1_0", "edge_2_0", "edge_2_1",
+                                       "edge_3_0", "edge_3_1", "edge_3_2"};
+  EXPECT_EQ(cfg.space.names(), expected);
+  ASSERT_NE(cfg.space.architecture(), nullptr);
+  EXPECT_EQ(cfg.space.architecture()->type(), "cell");
+}
+
+TEST_F(StudyConfigTest, ArchitectureAloneNeedsNoSpaceSection) {
+  StudyConfig cfg = parse_study_config("study: {n_trials: 2}\narchitecture: {type: cell}\n", "s.yaml", "/tmp");
+  EXPECT_EQ(cfg.space.names().size(), 6u);
+  // Without an architecture, an empty study still has to declare parameters.
+  try {
+    parse_study_config("study: {n_trials: 2}\n", "s.yaml", "/tmp");
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("space"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(StudyConfigTest, ParameterNameClashWithTheArchitectureNamesBoth) {
+  try {
+    parse_study_config("study: {n_trials: 2}\nspace:\n  edge_1_0: [a, b]\narchitecture: {type: cell}\n", "s.yaml",
+                       "/tmp");
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("s.yaml:4"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("edge_1_0"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("s.yaml:3"), std::string::npos) << msg;  // where the clashing space parameter is
+  }
+}
+
+TEST_F(StudyConfigTest, UnknownArchitectureTypeListsTheValidOnes) {
+  try {
+    parse_study_config("study: {n_trials: 2}\narchitecture: {type: chian}\n", "s.yaml", "/tmp");
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("s.yaml:2"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("chian"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("chain"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("cell"), std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+}  // namespace nasforge

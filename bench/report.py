@@ -253,7 +253,156 @@ def quality_section(meta, results, out):
     return misses
 
 
+# ------------------------------------------------------------------------------------------------- training
+
+TRAIN_PEERS = [("pytorch", "PyTorch"), ("pytorch_malloc", "PyTorch + nasforge's malloc settings")]
+
+
+def train_runs(results):
+    """(impl, network, threads) -> list of run documents (one per interleaved repeat)."""
+    groups = {}
+    for path in sorted(glob.glob(os.path.join(results, "train", "*.json"))):
+        if os.path.basename(path) == "cpu.json":
+            continue
+        d = load(path)
+        groups.setdefault((d["impl"], d["network"], d["threads"]), []).append(d)
+    return groups
+
+
+def read_text(path, default="?"):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def train_section(meta, results, out):
+    groups = train_runs(results)
+    t = meta.get("train")
+    if not groups or not t:
+        out.append("_No training-throughput results in this run._\n")
+        return []
+    cpu = load(os.path.join(results, "train", "cpu.json"))
+    peak = cpu["peak_gflops"]
+    per_core = peak / cpu["cores"] if cpu["cores"] else float("nan")
+    networks = [n["name"] for n in t["networks"]]
+    sizes = "; ".join(f"{n['name']}: {n['epochs']} epoch(s) over {n['train_size']} samples" for n in t["networks"])
+    any_run = next(iter(groups.values()))[0]
+    h = any_run["hyperparameters"]
+    out.append(f"Command: `bench/run.sh --only train` runs this section alone and re-renders this page with the "
+               f"other sections' latest results (their run ids are listed at the top); `bench/run.sh` runs "
+               f"everything.\n")
+    out.append(f"Protocol: the same network trained by nasforge's own training path (`bench/train_bench.cc`: "
+               f"`to_tensors` -> `GraphNet` -> `train_network`, the code the `train` objective runs) and by idiomatic "
+               f"Python PyTorch {t['pytorch']} (`bench/train_bench.py`: `nn.Conv2d` / `nn.BatchNorm2d` / "
+               f"`nn.ReLU(inplace=True)` / `nn.Linear` modules built from the nasforge graph's JSON, a forward that "
+               f"visits the graph's nodes in order, `torch.optim.SGD`). Both use Debian's libtorch 1.13.1 shared "
+               f"library, so every kernel is the same; the difference is the code around the kernels. Data: "
+               f"synthetic uint8 1x28x28 images (Fashion-MNIST-shaped), 10 classes, held in memory; per batch a "
+               f"shuffled index_select, conversion to float and per-channel normalization. Training: batch size "
+               f"{t['batch_size']}, cross-entropy, SGD lr {h['lr']} ({h['schedule']} schedule per iteration), "
+               f"momentum {h['momentum']}{' (Nesterov)' if h['nesterov'] else ''}, weight decay "
+               f"{h['weight_decay']}; {sizes}. Timed: the epochs' training steps (shuffle, batch preparation, "
+               f"forward, backward, optimizer step, one `loss.item()` per step), i.e. nasforge's "
+               f"`TrainResult::images_per_s`; nasforge's per-epoch validation ({t['val_size']} samples) is not timed "
+               f"and PyTorch runs none. Each process first trains another copy of the network for "
+               f"{t['warmup_batches']} untimed batch(es) (oneDNN primitive creation, allocator warm-up), then once "
+               f"for the measurement; both seed the weights and the shuffle identically, and the last epoch's "
+               f"training loss is compared below as a check that both compute the same thing. Threads: "
+               f"`torch::set_num_threads` / `torch.set_num_threads` to the row's value on both sides (libtorch's own "
+               f"default on this machine: {any_run.get('default_threads', '?')} thread(s), the physical core count "
+               f"as cpuinfo sees it). {t['repeats']} repeat(s), each running nasforge, PyTorch and PyTorch with "
+               f"nasforge's malloc settings back to back for every network and thread count, so that load changes "
+               f"hit all three; the table gives medians.\n")
+    out.append(f"nasforge's trainer raises glibc's mmap and trim thresholds to 1 GiB (`mallopt`, once per process, "
+               f"evaluators/nn/trainer.cc): libtorch allocates CPU tensors with plain malloc, and with glibc's "
+               f"defaults every step maps its larger activation and gradient buffers afresh and faults them in page "
+               f"by page. The column \"PyTorch + nasforge's malloc settings\" runs the Python side with the same "
+               f"settings through `GLIBC_TUNABLES={t['malloc_tunables']}`, which separates that effect from the "
+               f"per-operation overhead of Python.\n")
+    out.append(f"GFLOP/s convention: training FLOPs per image = 3 x 2 x MACs (forward: 2 FLOPs per "
+               f"multiply-accumulate of the conv and linear layers as the cost model counts them; backward: about "
+               f"twice the forward, for the input and weight gradients); BatchNorm, activations, pooling and the "
+               f"optimizer are not counted. Peak: {cpu['cores']} cores (nproc) x {cpu['fp32_lanes']} fp32 lanes "
+               f"({cpu['isa']}) x 2 FLOPs per FMA x {cpu['fma_units']} FMA units per core (assumed; not detectable "
+               f"from /proc/cpuinfo) x {cpu['clock_ghz']:.2f} GHz ({cpu['clock_source']}) = "
+               f"**{peak:.0f} GFLOP/s** ({per_core:.0f} per core). \"% of peak\" is given against the whole machine "
+               f"and against the cores the run was allowed to use (threads x per-core peak). Load average (1/5/15 "
+               f"min) at the start of this section {read_text(os.path.join(results, 'train', 'loadavg_start'))}, at "
+               f"its end {read_text(os.path.join(results, 'train', 'loadavg_end'))}.\n")
+
+    head = ["network", "genotype", "MMACs", "params", "threads", "nasforge img/s", "PyTorch img/s",
+            "nasforge / PyTorch", ">= 1.0?", "PyTorch + malloc settings img/s", "nasforge / that",
+            "nasforge GFLOP/s", "% of peak (all cores)", "% of peak (cores used)"]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|---:|---:|")
+    misses = []
+    details = []
+    for network in networks:
+        for threads in t["threads"]:
+            ours = groups.get(("nasforge", network, threads))
+            if not ours:
+                continue
+            med = {}
+            for impl in ["nasforge"] + [p for p, _ in TRAIN_PEERS]:
+                rates = [d["images_per_s"] for d in groups.get((impl, network, threads), [])]
+                med[impl] = statistics.median(rates) if rates else float("nan")
+                losses = [d["train_loss"] for d in groups.get((impl, network, threads), [])]
+                details.append((network, threads, impl, rates, losses))
+            first = ours[0]
+            macs = first["macs"]
+            ratio = med["nasforge"] / med["pytorch"] if med["pytorch"] > 0 else float("nan")
+            ratio_m = med["nasforge"] / med["pytorch_malloc"] if med["pytorch_malloc"] > 0 else float("nan")
+            gflops = med["nasforge"] * 6 * macs / 1e9
+            ok = ratio >= 1.0
+            if not ok:
+                misses.append(f"{network} with {threads} thread(s): nasforge {fmt(med['nasforge'])} img/s, PyTorch "
+                              f"{fmt(med['pytorch'])} img/s ({ratio:.2f}x)")
+            out.append(f"| {network} | `{first['genotype']}` | {macs / 1e6:.2f} | {first['params']} | {threads} | "
+                       f"{fmt(med['nasforge'])} | {fmt(med['pytorch'])} | {ratio:.2f}x | "
+                       f"{'yes' if ok else '**NO**'} | {fmt(med['pytorch_malloc'])} | {ratio_m:.2f}x | "
+                       f"{gflops:.2f} | {100 * gflops / peak:.1f}% | {100 * gflops / (per_core * threads):.1f}% |")
+    out.append("")
+    out.append("Every repeat (img/s, in run order) and the last epoch's mean training loss of each run:\n")
+    out.append("| network | threads | implementation | img/s per repeat | training loss per repeat |")
+    out.append("|---|---:|---|---|---|")
+    names = dict([("nasforge", "nasforge")] + TRAIN_PEERS)
+    for network, threads, impl, rates, losses in details:
+        out.append(f"| {network} | {threads} | {names.get(impl, impl)} | {', '.join(fmt(r) for r in rates)} | "
+                   f"{', '.join(f'{x:.6f}' for x in losses)} |")
+    out.append("")
+    return misses
+
+
 # -------------------------------------------------------------------------------------------------- driver
+
+
+SECTION_TITLES = {"overhead": "1. overhead", "quality": "2. search quality", "train": "3. training throughput"}
+
+
+def section_sources(results, meta):
+    """section -> (results folder, that run's meta) for the sections this page shows; None when no run has it.
+    A run made with `--only` names, per section, the run whose results it reuses (`section_runs`)."""
+    runs = meta.get("section_runs")
+    base = os.path.dirname(os.path.abspath(results))
+    out = {}
+    for section in SECTION_TITLES:
+        if runs is None:
+            has = os.path.isdir(os.path.join(results, section))
+            out[section] = (results, meta) if has else None
+        elif section in runs:
+            folder = results if runs[section] == meta["run_id"] else os.path.join(base, runs[section])
+            out[section] = (folder, load(os.path.join(folder, "meta.json")))
+        else:
+            out[section] = None
+    return out
+
+
+def mode_text(meta):
+    if meta["quick"]:
+        return "quick mode: a smoke test with too few seeds, trials and repeats to conclude anything"
+    return "full mode"
 
 
 def main():
@@ -261,27 +410,47 @@ def main():
         raise SystemExit(__doc__)
     results, output = sys.argv[1], sys.argv[2]
     meta = load(os.path.join(results, "meta.json"))
+    sources = section_sources(results, meta)
+    by_run = {}
+    for section, src in sources.items():
+        if src:
+            by_run.setdefault(src[1]["run_id"], (src[1], []))[1].append(section)
     out = []
-    out.append("# Benchmarks: nasforge vs Optuna 3.1\n")
-    out.append("<!-- Generated by bench/report.py from one bench/run.sh run; do not edit by hand, rerun instead. -->\n")
-    mode = "full mode"
-    if meta["quick"]:
-        mode = "quick mode: a smoke test with too few seeds and trials to conclude anything"
-    out.append(f"Every number on this page comes from **one run** of `{meta['command']}` ({mode}), started "
-               f"{meta['date']} and finished {meta.get('finished', '?')}, run id `{meta['run_id']}` (raw JSON: "
-               f"`{meta['results_dir_rel']}/`, not committed). Rerun that command to regenerate this file.\n")
+    out.append("# Benchmarks: nasforge vs Optuna 3.1 and PyTorch 1.13\n")
+    out.append("<!-- Generated by bench/report.py from bench/run.sh results; do not edit by hand, rerun instead. -->\n")
+    if len(by_run) <= 1:
+        out.append(f"Every number on this page comes from **one run** of `{meta['command']}` ({mode_text(meta)}), "
+                   f"started {meta['date']} and finished {meta.get('finished', '?')}, run id `{meta['run_id']}` (raw "
+                   f"JSON: `{meta['results_dir_rel']}/`, not committed). Rerun that command to regenerate this file.\n")
+    else:
+        out.append(f"This page was rendered by `{meta['command']}` (run id `{meta['run_id']}`), which ran only some "
+                   f"sections and took the others from the latest earlier run of the same mode. Each section's "
+                   f"numbers come from **one run**, whose raw JSON stays under `build-bench/bench-results/<run id>/` "
+                   f"(not committed); `bench/run.sh` alone reruns every section in one run.\n")
+        for run_id, (m, sections) in sorted(by_run.items()):
+            names = ", ".join(SECTION_TITLES[x] for x in sections)
+            out.append(f"- Sections {names}: run id `{run_id}`, `{m['command']}` ({mode_text(m)}), started "
+                       f"{m['date']}, finished {m.get('finished', '?')}, git {m['git']}; load average {m['loadavg']} "
+                       f"at its start and {m.get('loadavg_end', '?')} at its end.")
+        out.append("")
     out.append("## Setup\n")
     out.append(f"- Machine: {meta['cpu']}, {meta['cores']} cores, {meta['memory']}; 1/5/15-minute load "
-               f"average {meta['loadavg']} at the start and {meta.get('loadavg_end', '?')} at the end. The machine was "
-               f"shared with other work, so absolute timings carry noise; both implementations ran under the same "
-               f"conditions, interleaved.")
+               f"average {meta['loadavg']} at the start and {meta.get('loadavg_end', '?')} at the end"
+               f"{' of the run that rendered this page' if len(by_run) > 1 else ''}. The machine was "
+               f"shared with other work, so absolute timings carry noise; the implementations compared ran under the "
+               f"same conditions, interleaved.")
     out.append(f"- nasforge {meta['nasforge_version']} (git {meta['git']}), {meta['compiler']}, CMake build type "
                f"Release, SQLite library {meta['sqlite_lib']}.")
     out.append(f"- Optuna {meta['optuna']}, SQLAlchemy {meta['sqlalchemy']}, Python {meta['python']}, "
                f"Python sqlite3 module linked against SQLite {meta['python_sqlite']}.")
+    if sources["train"]:
+        tm = sources["train"][1]
+        out.append(f"- PyTorch {tm['train']['pytorch']} (Debian python3-torch) and nasforge's libtorch: the same "
+                   f"Debian libtorch 1.13.1 shared library.")
     out.append(f"- Harnesses: `bench/nasforge_bench.cc` (C++ ask/tell API, search/study.h) and "
                f"`bench/optuna_bench.py` (`study.ask(distributions)` / `study.tell`), same protocol, "
-               f"run one after the other (never concurrently). Optuna logging is silenced.")
+               f"run one after the other (never concurrently). Optuna logging is silenced. Training: "
+               f"`bench/train_bench.cc` and `bench/train_bench.py` (section 3).")
     out.append("- nasforge's `tpe` is multivariate (one joint estimator per group of co-occurring parameters) when "
                "every parameter is categorical and independent otherwise (see docs/strategies.md); Optuna 3.1's "
                "`TPESampler` defaults to independent (univariate) TPE. The tables compare the two defaults and also "
@@ -289,47 +458,74 @@ def main():
                "`TPESampler(multivariate=True)`, and nasforge `{name: tpe, multivariate: false}` vs `TPESampler()`.")
     out.append("")
 
+    misses_o, misses_q, misses_t = [], [], []
     out.append("## 1. Overhead per trial (sampler + storage)\n")
-    out.append(f"Protocol: one study, {meta['overhead_trials']} sequential ask -> branin -> tell rounds (branin costs "
-               f"well under a microsecond), timing each round with a monotonic clock; the study setup is not timed. "
-               f"Space x0 in [-5, 10], x1 in [0, 15], seed 0. Storages: in-memory, and SQLite in a fresh file in a "
-               f"temporary folder (nasforge `sqlite:////tmp/.../x.db`; Optuna `create_study(storage=\"sqlite:///"
-               f"/tmp/.../x.db\")`, i.e. RDBStorage behind Optuna's usual cache). nasforge's SQLite backend runs "
-               f"in WAL mode with synchronous=NORMAL (a commit survives a process crash, but the last commits can be "
-               f"lost on power failure); Optuna uses SQLite's defaults (rollback journal, synchronous=FULL: an fsync "
-               f"per commit), so one extra row gives Optuna the same pragmas. Each configuration ran "
-               f"{meta['overhead_repeats_text']}, alternating nasforge and Optuna; the tables use the repeat with the "
-               f"median total time. Target: Optuna / nasforge >= {meta['overhead_target']}x.\n")
-    misses_o = overhead_section(meta, results, out)
+    if sources["overhead"]:
+        results_o, m = sources["overhead"]
+        out.append(f"Protocol: one study, {m['overhead_trials']} sequential ask -> branin -> tell rounds (branin "
+                   f"costs well under a microsecond), timing each round with a monotonic clock; the study setup is not "
+                   f"timed. Space x0 in [-5, 10], x1 in [0, 15], seed 0. Storages: in-memory, and SQLite in a fresh "
+                   f"file in a temporary folder (nasforge `sqlite:////tmp/.../x.db`; Optuna `create_study(storage="
+                   f"\"sqlite:////tmp/.../x.db\")`, i.e. RDBStorage behind Optuna's usual cache). nasforge's SQLite "
+                   f"backend runs in WAL mode with synchronous=NORMAL (a commit survives a process crash, but the last "
+                   f"commits can be lost on power failure); Optuna uses SQLite's defaults (rollback journal, "
+                   f"synchronous=FULL: an fsync per commit), so one extra row gives Optuna the same pragmas. Each "
+                   f"configuration ran {m['overhead_repeats_text']}, alternating nasforge and Optuna; the tables use "
+                   f"the repeat with the median total time. Target: Optuna / nasforge >= {m['overhead_target']}x.\n")
+        misses_o = overhead_section(m, results_o, out)
+    else:
+        out.append("_No run has overhead results; run `bench/run.sh`._\n")
 
     out.append("## 2. Search quality\n")
-    out.append(f"Protocol: {meta['quality_trials']} trials per run, seeds {meta['quality_seeds_text']} (the seed "
-               f"drives the sampler; for NB201 it also drives which training seed a query returns). After k "
-               f"trials, a run recommends the first trial with the best observed value; branin and hartmann6 "
-               f"report that value (regret = value - optimum), NAS-Bench-201 reports the *mean* validation "
-               f"accuracy over the table's seeds of the recommended architecture, while the search itself only "
-               f"saw one randomly drawn seed column per query (noisy). Lower is better for branin and hartmann6, "
-               f"higher for NB201. Samplers run with their default options unless the row names one; both use "
-               f"in-memory storage. Verdicts compare per-seed scores: the difference of the means against 2 "
-               f"standard errors of that difference (n = number of seeds per sampler).\n")
-    misses_q = quality_section(meta, results, out)
+    if sources["quality"]:
+        results_q, m = sources["quality"]
+        out.append(f"Protocol: {m['quality_trials']} trials per run, seeds {m['quality_seeds_text']} (the seed "
+                   f"drives the sampler; for NB201 it also drives which training seed a query returns). After k "
+                   f"trials, a run recommends the first trial with the best observed value; branin and hartmann6 "
+                   f"report that value (regret = value - optimum), NAS-Bench-201 reports the *mean* validation "
+                   f"accuracy over the table's seeds of the recommended architecture, while the search itself only "
+                   f"saw one randomly drawn seed column per query (noisy). Lower is better for branin and hartmann6, "
+                   f"higher for NB201. Samplers run with their default options unless the row names one; both use "
+                   f"in-memory storage. Verdicts compare per-seed scores: the difference of the means against 2 "
+                   f"standard errors of that difference (n = number of seeds per sampler).\n")
+        misses_q = quality_section(m, results_q, out)
+    else:
+        out.append("_No run has search-quality results; run `bench/run.sh`._\n")
+
+    out.append("## 3. Training throughput vs PyTorch (Python)\n")
+    if sources["train"]:
+        results_t, m = sources["train"]
+        misses_t = train_section(m, results_t, out)
+    else:
+        out.append("_No run has training-throughput results; run `bench/run.sh --only train`._\n")
 
     out.append("## Targets\n")
-    if misses_o:
-        out.append(f"- Overhead target (Optuna / nasforge >= {meta['overhead_target']}x) **missed** in:")
-        for m in misses_o:
-            out.append(f"  - {m}")
-    else:
-        out.append(f"- Overhead target (Optuna / nasforge >= {meta['overhead_target']}x): met in every configuration "
-                   f"measured.")
-    if misses_q:
-        out.append("- Search quality (nasforge TPE >= Optuna TPE): nasforge **worse by more than 2 standard errors** "
-                   "in:")
-        for m in misses_q:
-            out.append(f"  - {m}")
-    else:
-        out.append("- Search quality (nasforge TPE >= Optuna TPE): nasforge is not worse by more than 2 standard "
-                   "errors in any comparison measured (see the verdict table for where its mean is better or worse).")
+    if sources["overhead"]:
+        target = sources["overhead"][1]["overhead_target"]
+        if misses_o:
+            out.append(f"- Overhead target (Optuna / nasforge >= {target}x) **missed** in:")
+            for x in misses_o:
+                out.append(f"  - {x}")
+        else:
+            out.append(f"- Overhead target (Optuna / nasforge >= {target}x): met in every configuration measured.")
+    if sources["quality"]:
+        if misses_q:
+            out.append("- Search quality (nasforge TPE >= Optuna TPE): nasforge **worse by more than 2 standard "
+                       "errors** in:")
+            for x in misses_q:
+                out.append(f"  - {x}")
+        else:
+            out.append("- Search quality (nasforge TPE >= Optuna TPE): nasforge is not worse by more than 2 standard "
+                       "errors in any comparison measured (see the verdict table for where its mean is better or "
+                       "worse).")
+    if sources["train"]:
+        if misses_t:
+            out.append("- Training throughput (nasforge / PyTorch >= 1.0) **missed** in:")
+            for x in misses_t:
+                out.append(f"  - {x}")
+        else:
+            out.append("- Training throughput (nasforge / PyTorch >= 1.0): met for every network and thread count "
+                       "measured.")
     out.append("")
     with open(output, "w") as f:
         f.write("\n".join(out))

@@ -1,40 +1,75 @@
 #!/usr/bin/env bash
-# Side-by-side benchmarks of nasforge and Optuna 3.1; rewrites docs/benchmarks.md from one run.
+# Side-by-side benchmarks of nasforge against Optuna 3.1 (sampler overhead, search quality) and against Python
+# PyTorch 1.13 (training throughput); rewrites docs/benchmarks.md from one run.
 #
-#   bench/run.sh            full run (~15 minutes on 2 cores), writes docs/benchmarks.md
-#   bench/run.sh --quick    smoke test (~2 minutes), writes build-bench/benchmarks-quick.md
-#   options: --doc PATH (where the report goes), --build-dir DIR (default build-bench)
+#   bench/run.sh                full run (~25 minutes on 2 cores), writes docs/benchmarks.md
+#   bench/run.sh --quick        smoke test (~3 minutes), writes build-bench/benchmarks-quick.md
+#   bench/run.sh --only train   runs only the listed sections (overhead, quality, train; comma-separated) and
+#                               takes the others from the latest earlier run of the same mode in the build folder
+#   options: --doc PATH (where the report goes), --build-dir DIR (default build-bench),
+#            --train-threads LIST (torch threads of the training runs, default "1,<nproc>")
 #
-# It builds the C++ harness (Release) in the build folder, runs nasforge and Optuna one after the other with the
-# same protocols, keeps the raw JSON under <build>/bench-results/<run id>/ and renders the report with
+# It builds the C++ harnesses (Release) in the build folder, runs nasforge and its peer one after the other with
+# the same protocols, keeps the raw JSON under <build>/bench-results/<run id>/ and renders the report with
 # bench/report.py. Not part of ctest: timings do not belong in unit tests.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PY=/usr/bin/python3  # Debian's python3-optuna lives here; the pyenv python3 on PATH has no optuna
+PY=/usr/bin/python3  # Debian's python3-optuna and python3-torch live here; the pyenv python3 on PATH has neither
 QUICK=0
 DOC=""
 BUILD="$ROOT/build-bench"
+ONLY="overhead,quality,train"
+TRAIN_THREADS="1,$(nproc)"
 ARGS=("$@")
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK=1; shift ;;
     --doc) DOC="$(realpath -m "$2")"; shift 2 ;;
     --build-dir) BUILD="$(realpath -m "$2")"; shift 2 ;;
-    -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) echo "run.sh: unknown option '$1' (allowed: --quick, --doc PATH, --build-dir DIR)" >&2; exit 2 ;;
+    --only) ONLY="$2"; shift 2 ;;
+    --train-threads) TRAIN_THREADS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "run.sh: unknown option '$1' (allowed: --quick, --only LIST, --doc PATH, --build-dir DIR," \
+         "--train-threads LIST)" >&2; exit 2 ;;
   esac
+done
+SECTIONS=(overhead quality train)
+declare -A RUN_SECTION=()
+IFS=, read -ra only_list <<<"$ONLY"
+for section in "${only_list[@]}"; do
+  case "$section" in
+    overhead|quality|train) RUN_SECTION[$section]=1 ;;
+    *) echo "run.sh: --only: unknown section '$section' (allowed: overhead, quality, train)" >&2; exit 2 ;;
+  esac
+done
+runs() { [[ -n "${RUN_SECTION[$1]:-}" ]]; }
+IFS=, read -ra threads_list <<<"$TRAIN_THREADS"
+TRAIN_THREADS_LIST=()
+for t in "${threads_list[@]}"; do
+  if ! [[ $t =~ ^[1-9][0-9]*$ ]]; then
+    echo "run.sh: --train-threads: '$t' is not a positive integer" >&2; exit 2
+  fi
+  [[ " ${TRAIN_THREADS_LIST[*]} " == *" $t "* ]] || TRAIN_THREADS_LIST+=("$t")
 done
 
 if [[ $QUICK == 1 ]]; then
   OVERHEAD_TRIALS=200; REPEATS_MEMORY=1; REPEATS_SQLITE=1
   SEEDS=0,1; QUALITY_TRIALS=200
+  # Training: network=epochs:training samples; warm-up batches; interleaved repeats.
+  TRAIN_NETWORKS=("small=1:512" "medium=1:256"); TRAIN_WARMUP=1; TRAIN_REPEATS=1
   DOC="${DOC:-$BUILD/benchmarks-quick.md}"
 else
   OVERHEAD_TRIALS=1000; REPEATS_MEMORY=3; REPEATS_SQLITE=1
   SEEDS=0,1,2,3,4,5,6,7,8,9; QUALITY_TRIALS=200
+  TRAIN_NETWORKS=("small=2:2048" "medium=1:768"); TRAIN_WARMUP=2; TRAIN_REPEATS=5
   DOC="${DOC:-$ROOT/docs/benchmarks.md}"
 fi
+TRAIN_BATCH=128
+TRAIN_VAL=128
+# What nasforge's trainer sets with mallopt() (evaluators/nn/trainer.cc), given to a second PyTorch run through
+# glibc's environment, so that the report can say how much of the gap is the allocator setting.
+MALLOC_TUNABLES="glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824"
 CHECKPOINTS=100,200
 TABLE="$ROOT/data/benchmarks/nasbench201/cifar10_valid.csv.gz"
 PROBLEMS=(branin hartmann6 nb201)
@@ -51,22 +86,61 @@ if ! "$PY" -c 'import optuna' 2>/dev/null; then
   echo "run.sh: $PY cannot import optuna (install Debian's python3-optuna)" >&2
   exit 1
 fi
+if runs train && ! "$PY" -c 'import torch' 2>/dev/null; then
+  echo "run.sh: $PY cannot import torch (install Debian's python3-torch, the version libtorch-dev has)" >&2
+  exit 1
+fi
 
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
-log "building nasforge_bench (Release) in $BUILD"
 if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNASFORGE_BUILD_TESTS=OFF \
     -DNASFORGE_BUILD_BENCH=ON >/dev/null
 fi
-cmake --build "$BUILD" --target nasforge_bench -j2 >/dev/null
+TARGETS=()
+if runs overhead || runs quality; then TARGETS+=(nasforge_bench); fi
+if runs train; then
+  if grep -q '^NASFORGE_WITH_TORCH:BOOL=OFF' "$BUILD/CMakeCache.txt"; then
+    echo "run.sh: $BUILD is configured with NASFORGE_WITH_TORCH=OFF; the train section needs libtorch" >&2
+    exit 1
+  fi
+  TARGETS+=(nasforge_train_bench)
+fi
+log "building ${TARGETS[*]} (Release) in $BUILD"
+cmake --build "$BUILD" --target "${TARGETS[@]}" -j2 >/dev/null
 BENCH="$BUILD/bench/nasforge_bench"
+TRAIN_BENCH="$BUILD/bench/nasforge_train_bench"
 
 RUN_ID="$(date -u +%Y%m%dT%H%M%SZ)"
 RESULTS="$BUILD/bench-results/$RUN_ID"
-mkdir -p "$RESULTS/overhead" "$RESULTS/quality"
+mkdir -p "$RESULTS"
 TMP="$(mktemp -d /tmp/nasforge-bench.XXXXXX)"
 trap 'rm -rf "$TMP"' EXIT
+
+# Sections not run now come from the latest earlier run of the same mode that has them (run id per section).
+SECTION_RUNS=""
+for section in "${SECTIONS[@]}"; do
+  if runs "$section"; then
+    SECTION_RUNS+="$section=$RUN_ID "
+    continue
+  fi
+  source_run=""
+  for dir in $(ls -1d "$BUILD"/bench-results/*/ 2>/dev/null | sort -r); do
+    id="$(basename "$dir")"
+    [[ $id == "$RUN_ID" ]] && continue
+    [[ -n "$(ls -A "$dir/$section" 2>/dev/null)" ]] || continue
+    "$PY" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["quick"] != (sys.argv[2] == "1"))' \
+      "$dir/meta.json" "$QUICK" 2>/dev/null || continue
+    source_run="$id"
+    break
+  done
+  if [[ -n $source_run ]]; then
+    log "section $section: results of earlier run $source_run"
+    SECTION_RUNS+="$section=$source_run "
+  else
+    log "section $section: not run now and no earlier run of this mode has it; the report will say so"
+  fi
+done
 
 # ------------------------------------------------------------------------------------------- run metadata
 COMPILER="$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$BUILD/CMakeCache.txt")"
@@ -86,6 +160,9 @@ export B_SQLITE_LIB="$(sed -n 's/^#define SQLITE_VERSION[[:space:]]*"\(.*\)"/\1/
 export B_QUICK="$QUICK" B_OVERHEAD_TRIALS="$OVERHEAD_TRIALS" B_REPEATS_MEMORY="$REPEATS_MEMORY"
 export B_REPEATS_SQLITE="$REPEATS_SQLITE" B_SEEDS="$SEEDS" B_QUALITY_TRIALS="$QUALITY_TRIALS"
 export B_CHECKPOINTS="$CHECKPOINTS" B_TABLE="$TABLE" B_PROBLEMS="${PROBLEMS[*]}" B_PAIRS="$PAIRS"
+export B_SECTION_RUNS="$SECTION_RUNS" B_TRAIN_NETWORKS="${TRAIN_NETWORKS[*]}" B_TRAIN_WARMUP="$TRAIN_WARMUP"
+export B_TRAIN_REPEATS="$TRAIN_REPEATS" B_TRAIN_THREADS="${TRAIN_THREADS_LIST[*]}" B_TRAIN_BATCH="$TRAIN_BATCH"
+export B_TRAIN_VAL="$TRAIN_VAL" B_MALLOC_TUNABLES="$MALLOC_TUNABLES" B_RUN_TRAIN="$(runs train && echo 1 || echo 0)"
 "$PY" - "$RESULTS/meta.json" <<'EOF'
 import json, os, sys, platform, sqlite3
 import optuna, sqlalchemy
@@ -103,13 +180,27 @@ meta = {
     "quality_trials": int(e["B_QUALITY_TRIALS"]), "quality_seeds_text": e["B_SEEDS"],
     "quality_checkpoints": [int(c) for c in e["B_CHECKPOINTS"].split(",")], "nb201_table": e["B_TABLE"],
     "problems": e["B_PROBLEMS"].split(),
+    "section_runs": dict(item.split("=") for item in e["B_SECTION_RUNS"].split()),
 }
+if e["B_RUN_TRAIN"] == "1":
+    import torch
+    networks = []
+    for item in e["B_TRAIN_NETWORKS"].split():
+        name, _, rest = item.partition("=")
+        epochs, _, size = rest.partition(":")
+        networks.append({"name": name, "epochs": int(epochs), "train_size": int(size)})
+    meta["train"] = {"networks": networks, "warmup_batches": int(e["B_TRAIN_WARMUP"]),
+                     "repeats": int(e["B_TRAIN_REPEATS"]), "threads": [int(t) for t in e["B_TRAIN_THREADS"].split()],
+                     "batch_size": int(e["B_TRAIN_BATCH"]), "val_size": int(e["B_TRAIN_VAL"]),
+                     "malloc_tunables": e["B_MALLOC_TUNABLES"], "pytorch": torch.__version__}
 with open(sys.argv[1], "w") as f:
     json.dump(meta, f, indent=1)
 EOF
 
 # ---------------------------------------------------------------------------------------------- 1. overhead
+runs overhead && mkdir -p "$RESULTS/overhead"
 for storage in memory sqlite; do
+  runs overhead || break
   repeats=$REPEATS_MEMORY
   [[ $storage == sqlite ]] && repeats=$REPEATS_SQLITE
   for rep in $(seq 1 "$repeats"); do
@@ -134,7 +225,9 @@ for storage in memory sqlite; do
 done
 
 # ----------------------------------------------------------------------------------------------- 2. quality
+runs quality && mkdir -p "$RESULTS/quality"
 for problem in "${PROBLEMS[@]}"; do
+  runs quality || break
   for variant in "${NASFORGE_VARIANTS[@]}"; do
     label="${variant%%=*}"
     log "quality nasforge $label $problem (seeds $SEEDS)"
@@ -149,6 +242,37 @@ for problem in "${PROBLEMS[@]}"; do
       >"$RESULTS/quality/optuna_${label}_${problem}.json"
   done
 done
+
+# ------------------------------------------------------------------------------------- 3. training throughput
+# The same network trained by nasforge's trainer (nasforge_train_bench) and by Python PyTorch (train_bench.py),
+# interleaved per repeat so that a change in machine load hits both; a third run gives PyTorch nasforge's malloc
+# settings through GLIBC_TUNABLES.
+if runs train; then
+  mkdir -p "$RESULTS/train"
+  "$PY" "$ROOT/bench/train_bench.py" cpu >"$RESULTS/train/cpu.json"
+  cut -d' ' -f1-3 /proc/loadavg >"$RESULTS/train/loadavg_start"
+  for rep in $(seq 1 "$TRAIN_REPEATS"); do
+    for network in "${TRAIN_NETWORKS[@]}"; do
+      name="${network%%=*}" spec="${network#*=}"
+      epochs="${spec%%:*}" size="${spec#*:}"
+      for threads in "${TRAIN_THREADS_LIST[@]}"; do
+        tag="${name}_t${threads}_r$rep"
+        log "train $name threads=$threads nasforge (repeat $rep/$TRAIN_REPEATS)"
+        "$TRAIN_BENCH" --network "$name" --epochs "$epochs" --train-size "$size" --val-size "$TRAIN_VAL" \
+          --batch-size "$TRAIN_BATCH" --threads "$threads" --warmup-batches "$TRAIN_WARMUP" \
+          --dump-data "$TMP/$name.bin" >"$RESULTS/train/nasforge_$tag.json"
+        log "train $name threads=$threads pytorch (repeat $rep/$TRAIN_REPEATS)"
+        "$PY" "$ROOT/bench/train_bench.py" run --graph "$RESULTS/train/nasforge_$tag.json" --data "$TMP/$name.bin" \
+          --threads "$threads" --warmup-batches "$TRAIN_WARMUP" >"$RESULTS/train/pytorch_$tag.json"
+        log "train $name threads=$threads pytorch with GLIBC_TUNABLES (repeat $rep/$TRAIN_REPEATS)"
+        GLIBC_TUNABLES="$MALLOC_TUNABLES" "$PY" "$ROOT/bench/train_bench.py" run --label pytorch_malloc \
+          --graph "$RESULTS/train/nasforge_$tag.json" --data "$TMP/$name.bin" --threads "$threads" \
+          --warmup-batches "$TRAIN_WARMUP" >"$RESULTS/train/pytorch_malloc_$tag.json"
+      done
+    done
+  done
+  cut -d' ' -f1-3 /proc/loadavg >"$RESULTS/train/loadavg_end"
+fi
 
 "$PY" - "$RESULTS/meta.json" <<'EOF'
 import json, sys, datetime

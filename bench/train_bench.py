@@ -4,7 +4,7 @@ plain PyTorch (nn.Conv2d / nn.BatchNorm2d / nn.ReLU(inplace=True) / nn.Linear mo
 the graph's nodes in order), on the same data with the same optimizer, schedule, batches and thread count, and
 prints one JSON document with images/s. Run it with Debian's /usr/bin/python3 (python3-torch 1.13).
 
-  train_bench.py run --graph small.json --data small.bin [--epochs 2 --threads 2 --repeats 1]
+  train_bench.py run --graph small.json --data small.bin [--epochs 2 --threads 2 --repeats 1 --label pytorch]
   train_bench.py cpu          # this CPU's fp32 peak (JSON), for the GFLOP/s column of docs/benchmarks.md
 
 Timing mirrors nasforge's TrainResult::images_per_s: the wall time of each epoch's training steps (shuffle,
@@ -238,10 +238,11 @@ def run(args):
     params = sum(p.numel() for p in net.parameters())
     if params != spec["params"]:
         raise SystemExit(f"train_bench.py: the PyTorch network has {params} parameters, nasforge's {spec['params']}")
-    return {"impl": "pytorch", "network": spec["network"], "genotype": spec["genotype"], "params": params,
-            "epochs": epochs, "iterations": iterations, "batch_size": batch, "train_size": n,
-            "threads": torch.get_num_threads(), "default_threads": default_threads,
-            "torch_version": torch.__version__, "python": sys.version.split()[0], "train_loss": loss,
+    return {"impl": args.label, "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""), "network": spec["network"],
+            "genotype": spec["genotype"], "params": params, "epochs": epochs, "iterations": iterations,
+            "batch_size": batch, "train_size": n, "threads": torch.get_num_threads(),
+            "default_threads": default_threads, "torch_version": torch.__version__,
+            "python": sys.version.split()[0], "train_loss": loss,
             "images_per_s_runs": rates, "images_per_s": statistics.median(rates)}
 
 
@@ -256,6 +257,7 @@ def main():
     r.add_argument("--repeats", type=int, default=1, help="timed runs in this process (the median is reported)")
     r.add_argument("--warmup-batches", type=int, default=4, help="batches of the untimed warm-up epoch (0: none)")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--label", default="pytorch", help="name of this variant in the report")
     sub.add_parser("cpu", help="print this CPU's fp32 peak as JSON")
     args = parser.parse_args()
     out = run(args) if args.command == "run" else cpu_peak()

@@ -25,6 +25,7 @@
 #include "search/study.h"
 #include "search/study_config.h"
 #include "search/trial_filter.h"
+#include "spaces/architecture.h"
 #include "strategies/pruner.h"
 #include "strategies/sampler.h"
 
@@ -131,6 +132,36 @@ std::string fmt_seconds(double s) {
   return buf;
 }
 
+/// The trial's parameters without those of the study's architecture, and its genotype ("" when it has none).
+std::pair<ParamMap, std::string> split_architecture(const Study& study, const FrozenTrial& t) {
+  ParamMap plain = t.params;
+  const auto& arch = study.space().architecture();
+  auto g = t.user_attrs.find("genotype");
+  if (!arch || g == t.user_attrs.end()) return {plain, ""};
+  for (const auto& spec : arch->parameters()) plain.erase(spec.name);
+  return {plain, g->second.is_string() ? g->second.get<std::string>() : g->second.dump()};
+}
+
+/// Table columns of a study: an architecture's parameters give way to its genotype and cost metrics.
+TableColumns table_columns(const Study& study, const std::vector<std::string>& extra_attrs = {}) {
+  TableColumns c;
+  if (const auto& arch = study.space().architecture()) {
+    for (const auto& spec : arch->parameters()) c.hide_params.insert(spec.name);
+    c.attrs = {"genotype", "val_accuracy", "params", "macs", "latency_ms"};
+  }
+  for (const auto& a : extra_attrs) {
+    if (std::find(c.attrs.begin(), c.attrs.end(), a) == c.attrs.end()) c.attrs.push_back(a);
+  }
+  return c;
+}
+
+/// A trial's parameters for a progress line: an architecture's many parameters are summarised by its genotype.
+std::string describe_params(const Study& study, const FrozenTrial& t, bool brief) {
+  auto [plain, genotype] = split_architecture(study, t);
+  if (genotype.empty()) return format_params(plain, brief);
+  return plain.empty() ? "genotype=" + genotype : format_params(plain, brief) + ", genotype=" + genotype;
+}
+
 /// Progress on stderr: one rewritten line on a terminal, one line per finished trial otherwise.
 class Progress {
  public:
@@ -151,7 +182,24 @@ class Progress {
       auto r = t.system_attrs.find(attr::kFailReason);
       if (r != t.system_attrs.end()) what += " (" + first_line(r->second.get<std::string>()) + ")";
     }
-    std::cerr << what << " [" << format_params(t.params, true) << "] | " << summary_text() << std::endl;
+    std::cerr << what << " [" << describe_params(study_, t, true) << "] | " << summary_text() << std::endl;
+    last_line_s_ = elapsed();
+  }
+
+  /// A running trial reported `value` at `step`: shown at once on a terminal; otherwise as its own line when the
+  /// last line is a few seconds old, so that long trials show life without flooding logs.
+  void trial_reported(int number, int step, double value) {
+    if (quiet_) return;
+    std::string what = "trial " + std::to_string(number) + " step " + std::to_string(step) + ": " +
+                       format_values({value}, true);
+    if (tty_) {
+      std::cerr << "\r\033[K" << summary_text() << " | " << what << std::flush;
+      return;
+    }
+    double now = elapsed();
+    if (now - last_line_s_ < kReportEveryS) return;
+    last_line_s_ = now;
+    std::cerr << what << " | " << fmt_seconds(now) << std::endl;
   }
 
   void status_line() {
@@ -191,8 +239,11 @@ class Progress {
     return line.size() > 160 ? line.substr(0, 157) + "..." : line;
   }
 
+  static constexpr double kReportEveryS = 5;
+
   Study& study_;
   std::optional<int> n_trials_;
+  double last_line_s_ = 0;
   bool quiet_;
   bool tty_;
   std::chrono::steady_clock::time_point start_;
@@ -214,13 +265,15 @@ void print_result(Study& study, const std::string& storage_url, double elapsed_s
   if (study.directions().size() == 1) {
     const FrozenTrial& b = best[0];
     std::cout << "Best trial " << b.number << ": value " << format_values(b.values) << "\n";
-    for (const auto& [k, v] : b.params) std::cout << "  " << k << " = " << v.to_string() << "\n";
+    auto [plain, genotype] = split_architecture(study, b);
+    if (!genotype.empty()) std::cout << "  genotype = " << genotype << "\n";
+    for (const auto& [k, v] : plain) std::cout << "  " << k << " = " << v.to_string() << "\n";
     return;
   }
   std::cout << "Pareto front: " << best.size() << " trial(s)\n";
   for (std::size_t i = 0; i < best.size() && i < 10; ++i) {
     std::cout << "  trial " << best[i].number << ": values " << format_values(best[i].values) << " ["
-              << format_params(best[i].params) << "]\n";
+              << describe_params(study, best[i], false) << "]\n";
   }
   if (best.size() > 10) std::cout << "  ... (nasforge best lists them all)\n";
 }
@@ -230,7 +283,12 @@ RunSummary run_in_process(LoadedStudy& ls, const CommonArgs& args, Progress* pro
   RunOptions ro;
   ro.n_trials = ls.n_trials;
   ro.timeout_s = args.timeout_s;
-  if (progress) ro.on_trial_finished = [progress](const FrozenTrial& t) { progress->trial_finished(t); };
+  if (progress) {
+    ro.on_trial_finished = [progress](const FrozenTrial& t) { progress->trial_finished(t); };
+    StudyOptions so = ls.study->options();
+    so.on_report = [progress](int number, int step, double value) { progress->trial_reported(number, step, value); };
+    ls.study->set_options(so);
+  }
   return optimize(*ls.study, *ls.objective, ro);
 }
 
@@ -443,7 +501,7 @@ int cmd_trials(const CommonArgs& args, const std::vector<std::string>& state_nam
   }
   auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   Study study = Study::load(storage, args.study);
-  write_trials(std::cout, study.trials(states), study.directions(), format);
+  write_trials(std::cout, study.trials(states), study.directions(), format, table_columns(study));
   return 0;
 }
 
@@ -475,7 +533,10 @@ int cmd_best(const CommonArgs& args, int top, const std::vector<std::string>& wh
               << ".\n";
     return 0;
   }
-  write_trials(std::cout, out, study.directions(), format);
+  std::vector<std::string> keys;
+  for (const auto& f : filters) keys.push_back(f.key());
+  if (order) keys.push_back(order->key);
+  write_trials(std::cout, out, study.directions(), format, table_columns(study, keys));
   return 0;
 }
 

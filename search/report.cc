@@ -95,7 +95,7 @@ std::string attr_text(const Json& j) { return j.is_string() ? j.get<std::string>
 }  // namespace
 
 void write_trials(std::ostream& out, const std::vector<FrozenTrial>& trials,
-                  const std::vector<StudyDirection>& directions, OutputFormat format) {
+                  const std::vector<StudyDirection>& directions, OutputFormat format, const TableColumns& columns) {
   if (format == OutputFormat::kJson) {
     Json arr = Json::array();
     for (const auto& t : trials) arr.push_back(t.to_json());
@@ -107,6 +107,7 @@ void write_trials(std::ostream& out, const std::vector<FrozenTrial>& trials,
   std::set<std::string> seen_p, seen_a;
   for (const auto& t : trials) {
     for (const auto& [k, v] : t.params) {
+      if (format == OutputFormat::kTable && columns.hide_params.count(k)) continue;
       if (seen_p.insert(k).second) param_names.push_back(k);
     }
     for (const auto& [k, v] : t.user_attrs) {
@@ -121,6 +122,13 @@ void write_trials(std::ostream& out, const std::vector<FrozenTrial>& trials,
   }
   header.push_back("duration_s");
   for (const auto& p : param_names) header.push_back(format == OutputFormat::kCsv ? "params_" + p : p);
+  std::vector<std::string> table_attrs;
+  if (format == OutputFormat::kTable) {
+    for (const auto& a : columns.attrs) {
+      if (seen_a.count(a)) table_attrs.push_back(a);
+    }
+    for (const auto& a : table_attrs) header.push_back(a);
+  }
   if (format == OutputFormat::kCsv) {
     for (const auto& a : attr_names) header.push_back("user_attrs_" + a);
     header.push_back("datetime_start");
@@ -143,6 +151,11 @@ void write_trials(std::ostream& out, const std::vector<FrozenTrial>& trials,
     for (const auto& p : param_names) {
       auto it = t.params.find(p);
       r.push_back(it == t.params.end() ? "" : it->second.to_string());
+    }
+    for (const auto& a : table_attrs) {
+      auto it = t.user_attrs.find(a);
+      r.push_back(it == t.user_attrs.end() ? "" : it->second.is_number_float() ? number_text(it->second.get<double>(), true)
+                                                                                : attr_text(it->second));
     }
     if (format == OutputFormat::kCsv) {
       for (const auto& a : attr_names) {

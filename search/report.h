@@ -1,6 +1,7 @@
 #pragma once
 
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,9 +16,15 @@ enum class OutputFormat { kTable, kJson, kCsv };
 /// Parses "table", "json" or "csv"; UsageError otherwise.
 OutputFormat parse_format(const std::string& name);
 
+/// What the table format shows besides number, state, values and duration (CSV and JSON always show everything).
+struct TableColumns {
+  std::set<std::string> hide_params;  ///< Parameters left out (e.g. an architecture's, summarised by its genotype).
+  std::vector<std::string> attrs;     ///< User attributes shown as columns, in this order, when any trial has them.
+};
+
 /// Writes trials in `format` (JSON: an array of FrozenTrial::to_json objects).
 void write_trials(std::ostream& out, const std::vector<FrozenTrial>& trials,
-                  const std::vector<StudyDirection>& directions, OutputFormat format);
+                  const std::vector<StudyDirection>& directions, OutputFormat format, const TableColumns& columns = {});
 
 /// One row per study: name, directions, trial counts by state, best value.
 void write_studies(std::ostream& out, const std::vector<StudyInfo>& studies, const std::vector<TrialCounts>& counts,

@@ -25,6 +25,7 @@ std::uint64_t Trial::seed() const { return mix_seed(study_->options_.seed, stati
 void Trial::report(double value, int step) {
   check(step >= 0, "report step must be >= 0, got " + std::to_string(step));
   study_->storage_->set_trial_intermediate_value(trial_id_, step, value);
+  if (study_->options_.on_report) study_->options_.on_report(number_, step, value);
 }
 
 bool Trial::should_prune() { return study_->should_prune(*this); }

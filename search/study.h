@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,8 @@ struct StudyOptions {
   double grace_period_s = 0;          ///< RUNNING trials with an older heartbeat are failed before each ask.
   const std::atomic<bool>* stop_flag = nullptr;  ///< Set by the signal handler; trials see it as stop_requested().
   std::string artifact_root;          ///< Folder for per-trial files (trial_<number>/ inside); "" keeps none.
+  /// Called after a trial of this process reports an intermediate value (progress output of long trials).
+  std::function<void(int number, int step, double value)> on_report;
   /// Options with chainable setters, libtorch style.
   StudyOptions& with_seed(std::uint64_t s) { seed = s; return *this; }
   /// Sets the worker index.

@@ -60,7 +60,6 @@ class TrainObjective : public Objective {
     std::shared_ptr<const TrainData> data = data_on(device);
 
     std::string genotype = arch_->genotype(trial.params());
-    trial.set_user_attr("genotype", genotype);
     NetGraph graph = arch_->build(genotype, data->shape, data->num_classes);
     CostMetrics costs = analyze_costs(graph);
     const Json cost_json = costs.to_json();

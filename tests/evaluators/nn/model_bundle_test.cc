@@ -68,7 +68,7 @@ TEST_F(ModelBundleTest, ExportedModelReproducesTheTrialExactly) {
   Json exported = read_json(tmp("export/best/model.json"));
   EXPECT_EQ(exported["trial"]["number"], 4);
   EXPECT_EQ(exported["trial"]["values"][0].get<double>(), accuracy);
-  EXPECT_EQ(exported["trial"]["user_attrs"]["genotype"], kConv);
+  EXPECT_EQ(exported["trial"]["user_attrs"]["params"], trial.attrs.at("params"));
   EXPECT_FALSE(exported["trial"].contains("system_attrs"));
   EXPECT_EQ(exported["graph"], model["graph"]);
 

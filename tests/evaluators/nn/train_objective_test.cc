@@ -57,7 +57,6 @@ TEST_F(TrainObjectiveTest, LearnsAndReportsEveryEpoch) {
   CostMetrics costs = analyze_costs(graph);
   EXPECT_EQ(values[1], static_cast<double>(costs.params));
   EXPECT_EQ(values[2], static_cast<double>(costs.macs));
-  EXPECT_EQ(trial.attrs.at("genotype"), kConv);
   EXPECT_EQ(trial.attrs.at("params"), costs.params);
   EXPECT_EQ(trial.attrs.at("macs"), costs.macs);
   EXPECT_EQ(trial.attrs.at("size_bytes"), costs.size_bytes);

@@ -294,27 +294,32 @@ def train_section(meta, results, out):
                f"other sections' latest results (their run ids are listed at the top); `bench/run.sh` runs "
                f"everything.\n")
     out.append(f"Protocol: the same network trained by nasforge's own training path (`bench/train_bench.cc`: "
-               f"`to_tensors` -> `GraphNet` -> `train_network`, the code the `train` objective runs) and by idiomatic "
-               f"Python PyTorch {t['pytorch']} (`bench/train_bench.py`: `nn.Conv2d` / `nn.BatchNorm2d` / "
-               f"`nn.ReLU(inplace=True)` / `nn.Linear` modules built from the nasforge graph's JSON, a forward that "
-               f"visits the graph's nodes in order, `torch.optim.SGD`). Both use Debian's libtorch 1.13.1 shared "
-               f"library, so every kernel is the same; the difference is the code around the kernels. Data: "
-               f"synthetic uint8 1x28x28 images (Fashion-MNIST-shaped), 10 classes, held in memory; per batch a "
-               f"shuffled index_select, conversion to float and per-channel normalization. Training: batch size "
-               f"{t['batch_size']}, cross-entropy, SGD lr {h['lr']} ({h['schedule']} schedule per iteration), "
-               f"momentum {h['momentum']}{' (Nesterov)' if h['nesterov'] else ''}, weight decay "
+               f"`to_tensors` -> `GraphNet` -> `train_network`, the code the `train` objective runs) and by "
+               f"idiomatic Python PyTorch {t.get('pytorch_deb', t['pytorch'])} (`bench/train_bench.py`: "
+               f"`nn.Conv2d` / `nn.BatchNorm2d` / `nn.ReLU(inplace=True)` / `nn.Linear` modules built from the "
+               f"nasforge graph's JSON, a forward that visits the graph's nodes in order, `torch.optim.SGD`). Both "
+               f"load the same libtorch shared libraries, so every kernel is the same; the difference is the code "
+               f"around the kernels. Data: synthetic uint8 1x28x28 images (Fashion-MNIST-shaped), 10 classes, held "
+               f"in memory; per batch a shuffled index_select, conversion to float and per-channel normalization. "
+               f"Training: batch size {t['batch_size']}, cross-entropy, SGD lr {h['lr']} ({h['schedule']} schedule "
+               f"per iteration), momentum {h['momentum']}{' (Nesterov)' if h['nesterov'] else ''}, weight decay "
                f"{h['weight_decay']}; {sizes}. Timed: the epochs' training steps (shuffle, batch preparation, "
                f"forward, backward, optimizer step, one `loss.item()` per step), i.e. nasforge's "
                f"`TrainResult::images_per_s`; nasforge's per-epoch validation ({t['val_size']} samples) is not timed "
                f"and PyTorch runs none. Each process first trains another copy of the network for "
                f"{t['warmup_batches']} untimed batch(es) (oneDNN primitive creation, allocator warm-up), then once "
                f"for the measurement; both seed the weights and the shuffle identically, and the last epoch's "
-               f"training loss is compared below as a check that both compute the same thing. Threads: "
+               f"training loss is listed below as a check that both compute the same thing. Threads: "
                f"`torch::set_num_threads` / `torch.set_num_threads` to the row's value on both sides (libtorch's own "
                f"default on this machine: {any_run.get('default_threads', '?')} thread(s), the physical core count "
                f"as cpuinfo sees it). {t['repeats']} repeat(s), each running nasforge, PyTorch and PyTorch with "
                f"nasforge's malloc settings back to back for every network and thread count, so that load changes "
                f"hit all three; the table gives medians.\n")
+    if t["threads"] == [1] and cpu["cores"] > 1:
+        out.append(f"Only 1 thread was measured (run.sh's default): on this machine, shared with other work, a "
+                   f"{cpu['cores']}-thread OpenMP team waits at every parallel region's barrier for whichever thread "
+                   f"the scheduler has parked, so multi-threaded timings measure the load rather than the code. "
+                   f"`bench/run.sh --only train --train-threads 1,{cpu['cores']}` adds rows on an idle machine.\n")
     out.append(f"nasforge's trainer raises glibc's mmap and trim thresholds to 1 GiB (`mallopt`, once per process, "
                f"evaluators/nn/trainer.cc): libtorch allocates CPU tensors with plain malloc, and with glibc's "
                f"defaults every step maps its larger activation and gradient buffers afresh and faults them in page "
@@ -359,7 +364,9 @@ def train_section(meta, results, out):
             if not ok:
                 misses.append(f"{network} with {threads} thread(s): nasforge {fmt(med['nasforge'])} img/s, PyTorch "
                               f"{fmt(med['pytorch'])} img/s ({ratio:.2f}x)")
-            out.append(f"| {network} | `{first['genotype']}` | {macs / 1e6:.2f} | {first['params']} | {threads} | "
+            # A '|' inside a table cell must be escaped, also inside a code span (GitHub-flavoured Markdown).
+            genotype = first["genotype"].replace("|", "\\|")
+            out.append(f"| {network} | `{genotype}` | {macs / 1e6:.2f} | {first['params']} | {threads} | "
                        f"{fmt(med['nasforge'])} | {fmt(med['pytorch'])} | {ratio:.2f}x | "
                        f"{'yes' if ok else '**NO**'} | {fmt(med['pytorch_malloc'])} | {ratio_m:.2f}x | "
                        f"{gflops:.2f} | {100 * gflops / peak:.1f}% | {100 * gflops / (per_core * threads):.1f}% |")
@@ -429,7 +436,8 @@ def main():
                    f"(not committed); `bench/run.sh` alone reruns every section in one run.\n")
         for run_id, (m, sections) in sorted(by_run.items()):
             names = ", ".join(SECTION_TITLES[x] for x in sections)
-            out.append(f"- Sections {names}: run id `{run_id}`, `{m['command']}` ({mode_text(m)}), started "
+            plural = "s" if len(sections) > 1 else ""
+            out.append(f"- Section{plural} {names}: run id `{run_id}`, `{m['command']}` ({mode_text(m)}), started "
                        f"{m['date']}, finished {m.get('finished', '?')}, git {m['git']}; load average {m['loadavg']} "
                        f"at its start and {m.get('loadavg_end', '?')} at its end.")
         out.append("")
@@ -445,8 +453,9 @@ def main():
                f"Python sqlite3 module linked against SQLite {meta['python_sqlite']}.")
     if sources["train"]:
         tm = sources["train"][1]
-        out.append(f"- PyTorch {tm['train']['pytorch']} (Debian python3-torch) and nasforge's libtorch: the same "
-                   f"Debian libtorch 1.13.1 shared library.")
+        out.append(f"- PyTorch {tm['train']['pytorch']} (`torch.__version__` of Debian's python3-torch "
+                   f"{tm['train'].get('pytorch_deb', '?')}); nasforge links the same Debian libtorch shared libraries "
+                   f"(libtorch_cpu.so.1.13, oneDNN, libgomp).")
     out.append(f"- Harnesses: `bench/nasforge_bench.cc` (C++ ask/tell API, search/study.h) and "
                f"`bench/optuna_bench.py` (`study.ask(distributions)` / `study.tell`), same protocol, "
                f"run one after the other (never concurrently). Optuna logging is silenced. Training: "

@@ -2,12 +2,14 @@
 # Side-by-side benchmarks of nasforge against Optuna 3.1 (sampler overhead, search quality) and against Python
 # PyTorch 1.13 (training throughput); rewrites docs/benchmarks.md from one run.
 #
-#   bench/run.sh                full run (~25 minutes on 2 cores), writes docs/benchmarks.md
+#   bench/run.sh                full run (~20 minutes on 2 cores), writes docs/benchmarks.md
 #   bench/run.sh --quick        smoke test (~3 minutes), writes build-bench/benchmarks-quick.md
 #   bench/run.sh --only train   runs only the listed sections (overhead, quality, train; comma-separated) and
 #                               takes the others from the latest earlier run of the same mode in the build folder
 #   options: --doc PATH (where the report goes), --build-dir DIR (default build-bench),
-#            --train-threads LIST (torch threads of the training runs, default "1,<nproc>")
+#            --train-threads LIST (torch threads of the training runs, comma-separated; default 1: on a machine shared
+#            with other work a multi-threaded OpenMP team waits at every barrier for a descheduled thread, which
+#            measures the load rather than the code; give e.g. 1,$(nproc) on an idle machine)
 #
 # It builds the C++ harnesses (Release) in the build folder, runs nasforge and its peer one after the other with
 # the same protocols, keeps the raw JSON under <build>/bench-results/<run id>/ and renders the report with
@@ -20,7 +22,7 @@ QUICK=0
 DOC=""
 BUILD="$ROOT/build-bench"
 ONLY="overhead,quality,train"
-TRAIN_THREADS="1,$(nproc)"
+TRAIN_THREADS=1
 ARGS=("$@")
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -29,7 +31,7 @@ while [[ $# -gt 0 ]]; do
     --build-dir) BUILD="$(realpath -m "$2")"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --train-threads) TRAIN_THREADS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "run.sh: unknown option '$1' (allowed: --quick, --only LIST, --doc PATH, --build-dir DIR," \
          "--train-threads LIST)" >&2; exit 2 ;;
   esac
@@ -62,7 +64,7 @@ if [[ $QUICK == 1 ]]; then
 else
   OVERHEAD_TRIALS=1000; REPEATS_MEMORY=3; REPEATS_SQLITE=1
   SEEDS=0,1,2,3,4,5,6,7,8,9; QUALITY_TRIALS=200
-  TRAIN_NETWORKS=("small=2:2048" "medium=1:768"); TRAIN_WARMUP=2; TRAIN_REPEATS=5
+  TRAIN_NETWORKS=("small=1:2048" "medium=1:640"); TRAIN_WARMUP=1; TRAIN_REPEATS=5
   DOC="${DOC:-$ROOT/docs/benchmarks.md}"
 fi
 TRAIN_BATCH=128
@@ -129,7 +131,9 @@ for section in "${SECTIONS[@]}"; do
     id="$(basename "$dir")"
     [[ $id == "$RUN_ID" ]] && continue
     [[ -n "$(ls -A "$dir/$section" 2>/dev/null)" ]] || continue
-    "$PY" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["quick"] != (sys.argv[2] == "1"))' \
+    # Only finished runs of the same mode count (an interrupted run has no "finished" stamp).
+    "$PY" -c 'import json, sys; m = json.load(open(sys.argv[1]))
+sys.exit("finished" not in m or m["quick"] != (sys.argv[2] == "1"))' \
       "$dir/meta.json" "$QUICK" 2>/dev/null || continue
     source_run="$id"
     break
@@ -163,6 +167,7 @@ export B_CHECKPOINTS="$CHECKPOINTS" B_TABLE="$TABLE" B_PROBLEMS="${PROBLEMS[*]}"
 export B_SECTION_RUNS="$SECTION_RUNS" B_TRAIN_NETWORKS="${TRAIN_NETWORKS[*]}" B_TRAIN_WARMUP="$TRAIN_WARMUP"
 export B_TRAIN_REPEATS="$TRAIN_REPEATS" B_TRAIN_THREADS="${TRAIN_THREADS_LIST[*]}" B_TRAIN_BATCH="$TRAIN_BATCH"
 export B_TRAIN_VAL="$TRAIN_VAL" B_MALLOC_TUNABLES="$MALLOC_TUNABLES" B_RUN_TRAIN="$(runs train && echo 1 || echo 0)"
+export B_TORCH_DEB="$(dpkg-query -W -f='${Version}' python3-torch 2>/dev/null || echo unknown)"
 "$PY" - "$RESULTS/meta.json" <<'EOF'
 import json, os, sys, platform, sqlite3
 import optuna, sqlalchemy
@@ -192,7 +197,8 @@ if e["B_RUN_TRAIN"] == "1":
     meta["train"] = {"networks": networks, "warmup_batches": int(e["B_TRAIN_WARMUP"]),
                      "repeats": int(e["B_TRAIN_REPEATS"]), "threads": [int(t) for t in e["B_TRAIN_THREADS"].split()],
                      "batch_size": int(e["B_TRAIN_BATCH"]), "val_size": int(e["B_TRAIN_VAL"]),
-                     "malloc_tunables": e["B_MALLOC_TUNABLES"], "pytorch": torch.__version__}
+                     "malloc_tunables": e["B_MALLOC_TUNABLES"], "pytorch": torch.__version__,
+                     "pytorch_deb": e["B_TORCH_DEB"]}
 with open(sys.argv[1], "w") as f:
     json.dump(meta, f, indent=1)
 EOF

@@ -225,4 +225,6 @@ int main(int argc, char** argv) {
 
 }  // namespace nasforge::bench
 
-int main(int argc, char** argv) { return nasforge::bench::main(argc, argv); }
+int main(int argc, char** argv) {
+  return nasforge::bench::main(argc, argv);
+}

@@ -664,13 +664,9 @@ DatasetOptions DatasetOptions::from_config(const ConfigNode& section, const std:
 
 // ---------------------------------------------------------------- loading
 
-DatasetSplits load_dataset(const DatasetOptions& options) {
-  check(options.subset >= 0, "dataset: subset must be >= 0, got " + std::to_string(options.subset));
-  check(options.val_size >= 0, "dataset: val_size must be >= 0, got " + std::to_string(options.val_size));
-  check(options.use_test_split || options.val_size > 0 || (options.val_fraction > 0 && options.val_fraction < 1),
-        "dataset: val_fraction must be between 0 and 1 (exclusive), got " + format_double(options.val_fraction));
-  Dataset train;
-  std::optional<Dataset> test;
+// The files a dataset is read from (none for synthetic data); NotFoundError naming what is missing.
+DatasetFiles dataset_files(const DatasetOptions& options) {
+  DatasetFiles out;
   const std::string& f = options.format;
   if (f == "idx") {
     require_folder(options.path, options);
@@ -679,11 +675,8 @@ DatasetSplits load_dataset(const DatasetOptions& options) {
       names.insert(names.end(), {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"});
     }
     std::vector<std::string> files = find_files(options.path, names, true, options);
-    train = read_idx(files[0], files[1]);
-    if (options.use_test_split) {
-      test = read_idx(files[2], files[3]);
-      check_test_labels(train, *test, files[3]);
-    }
+    out.train = {files[0], files[1]};
+    if (options.use_test_split) out.test = {files[2], files[3]};
   } else if (f == "cifar10" || f == "cifar100") {
     const bool c100 = f == "cifar100";
     require_folder(options.path, options);
@@ -695,26 +688,48 @@ DatasetSplits load_dataset(const DatasetOptions& options) {
     } else {
       for (int i = 1; i <= 5; ++i) names.push_back("data_batch_" + std::to_string(i) + ".bin");
     }
-    const std::string test_name = c100 ? "test.bin" : "test_batch.bin";
-    if (options.use_test_split) names.push_back(test_name);
-    std::vector<std::string> files = find_files(folder, names, false, options);
+    if (options.use_test_split) names.push_back(c100 ? "test.bin" : "test_batch.bin");
+    out.train = find_files(folder, names, false, options);
     if (options.use_test_split) {
-      test = read_cifar({files.back()}, c100);
-      files.pop_back();
+      out.test = {out.train.back()};
+      out.train.pop_back();
     }
-    train = read_cifar(files, c100);
   } else if (f == "csv") {
     std::error_code ec;
     if (!fs::is_regular_file(options.path, ec)) {
       throw NotFoundError(options.path + ": " + (fs::exists(options.path, ec) ? "not a file" : "no such file") +
                           " (the csv dataset is read from it)");
     }
-    train = read_csv_dataset(options.path, options.label_column);
-  } else if (f == "synthetic") {
-    train = make_synthetic(options.synthetic_size, options.synthetic_classes, options.synthetic_shape, options.seed);
-  } else {
+    out.train = {options.path};
+  } else if (f != "synthetic") {
     throw ValueError("dataset: unknown format '" + f + "'" + did_you_mean(f, kFormats) + "; use one of " +
                      join(kFormats, ", "));
+  }
+  return out;
+}
+
+DatasetSplits load_dataset(const DatasetOptions& options) {
+  check(options.subset >= 0, "dataset: subset must be >= 0, got " + std::to_string(options.subset));
+  check(options.val_size >= 0, "dataset: val_size must be >= 0, got " + std::to_string(options.val_size));
+  check(options.use_test_split || options.val_size > 0 || (options.val_fraction > 0 && options.val_fraction < 1),
+        "dataset: val_fraction must be between 0 and 1 (exclusive), got " + format_double(options.val_fraction));
+  DatasetFiles files = dataset_files(options);
+  Dataset train;
+  std::optional<Dataset> test;
+  const std::string& f = options.format;
+  if (f == "idx") {
+    train = read_idx(files.train[0], files.train[1]);
+    if (options.use_test_split) {
+      test = read_idx(files.test[0], files.test[1]);
+      check_test_labels(train, *test, files.test[1]);
+    }
+  } else if (f == "cifar10" || f == "cifar100") {
+    train = read_cifar(files.train, f == "cifar100");
+    if (options.use_test_split) test = read_cifar(files.test, f == "cifar100");
+  } else if (f == "csv") {
+    train = read_csv_dataset(files.train[0], options.label_column);
+  } else {
+    train = make_synthetic(options.synthetic_size, options.synthetic_classes, options.synthetic_shape, options.seed);
   }
   check(!options.use_test_split || test.has_value(), "dataset: format " + f + " has no test split");
 

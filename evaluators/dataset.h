@@ -66,6 +66,16 @@ struct DatasetSplits {
   std::vector<float> stddev;  ///< Per channel; 1 when normalization is off.
 };
 
+/// The files a dataset is read from: training files, then test files when use_test_split.
+struct DatasetFiles {
+  std::vector<std::string> train;  ///< e.g. the IDX images and labels files; empty for synthetic data.
+  std::vector<std::string> test;   ///< The test split's files (only with use_test_split).
+};
+
+/// Finds the files `options` names without reading them, so that a study fails before its first trial when
+/// data is missing; NotFoundError listing what was looked for (and the Debian package to install, if any).
+DatasetFiles dataset_files(const DatasetOptions& options);
+
 /// Reads the files (or generates synthetic data) and splits them: a permutation drawn from `seed` sends its
 /// first val_size (or val_fraction) samples to validation (or the test file validates, with use_test_split) and
 /// `subset` draws from the rest; both splits keep file order. NotFoundError listing what was looked for when a

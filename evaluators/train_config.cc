@@ -240,6 +240,11 @@ TrainConfig TrainConfig::from_config(SectionReader& options, const SearchSpace& 
     dataset.fail("is required: the data to train on, e.g. {name: fashion_mnist} or {format: csv, path: data.csv}");
   }
   c.dataset = DatasetOptions::from_config(dataset, base_dir);
+  try {
+    dataset_files(c.dataset);  // missing data stops the study here rather than failing every trial
+  } catch (const NotFoundError& e) {
+    dataset.fail(e.what());
+  }
   c.dataset_yaml = dataset.dump();
 
   ConfigNode objectives = options.child(

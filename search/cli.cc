@@ -142,10 +142,25 @@ std::pair<ParamMap, std::string> split_architecture(const Study& study, const Fr
   return {plain, g->second.is_string() ? g->second.get<std::string>() : g->second.dump()};
 }
 
+/// The architecture section of a stored study file, or nullptr. Read on its own (not the whole file) so that
+/// listing commands neither need the objective's data nor load libtorch.
+std::shared_ptr<const ArchitectureSpace> stored_architecture(Storage& storage, const Study& study) {
+  StudyInfo info = storage.get_study(study.id());
+  auto it = info.system_attrs.find(study_attr::kConfig);
+  if (it == info.system_attrs.end()) return nullptr;
+  try {
+    ConfigNode section = ConfigNode::parse_string(it->second.get<std::string>(), "<stored config>").get("architecture");
+    if (!section.defined() || section.is_null()) return nullptr;
+    return make_architecture(section);
+  } catch (const Error&) {
+    return nullptr;  // only affects which columns a table shows
+  }
+}
+
 /// Table columns of a study: an architecture's parameters give way to its genotype and cost metrics.
-TableColumns table_columns(const Study& study, const std::vector<std::string>& extra_attrs = {}) {
+TableColumns table_columns(Storage& storage, const Study& study, const std::vector<std::string>& extra_attrs = {}) {
   TableColumns c;
-  if (const auto& arch = study.space().architecture()) {
+  if (auto arch = stored_architecture(storage, study)) {
     for (const auto& spec : arch->parameters()) c.hide_params.insert(spec.name);
     c.attrs = {"genotype", "val_accuracy", "params", "macs", "latency_ms"};
   }
@@ -501,7 +516,7 @@ int cmd_trials(const CommonArgs& args, const std::vector<std::string>& state_nam
   }
   auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   Study study = Study::load(storage, args.study);
-  write_trials(std::cout, study.trials(states), study.directions(), format, table_columns(study));
+  write_trials(std::cout, study.trials(states), study.directions(), format, table_columns(*storage, study));
   return 0;
 }
 
@@ -536,7 +551,7 @@ int cmd_best(const CommonArgs& args, int top, const std::vector<std::string>& wh
   std::vector<std::string> keys;
   for (const auto& f : filters) keys.push_back(f.key());
   if (order) keys.push_back(order->key);
-  write_trials(std::cout, out, study.directions(), format, table_columns(study, keys));
+  write_trials(std::cout, out, study.directions(), format, table_columns(*storage, study, keys));
   return 0;
 }
 
@@ -770,7 +785,7 @@ int run_cli(int argc, char** argv) {
                                               "the validation split of the data it was trained on");
   eval->add_option("MODEL_DIR", file, "folder with model.json and weights.pt")->required()->check(CLI::ExistingDirectory);
   eval->add_option("--device", a.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  add_format(eval, a);
+  eval->add_option("--format", a.format, "table or json")->check(CLI::IsMember({"table", "json"}));
 
   auto* del = app.add_subcommand("delete", "delete a study and all its trials");
   add_storage(del, a, true);

@@ -120,7 +120,8 @@ class TrainObjective : public Objective {
       model["metrics"] = metrics;
       model["torch_version"] = TORCH_VERSION;
       save_bundle(trial.artifact_dir(), net, model);
-      trial.set_user_attr("weights", (std::filesystem::path(trial.artifact_dir()) / kBundleWeightsFile).string());
+      trial.set_user_attr("weights",
+                          std::filesystem::absolute(std::filesystem::path(trial.artifact_dir()) / kBundleWeightsFile).string());
     }
 
     std::vector<double> values;

@@ -1,3 +1,5 @@
+#include <filesystem>
+
 #include "evaluators/train_config.h"
 
 #include <gtest/gtest.h>
@@ -257,6 +259,24 @@ TEST_F(TrainConfigTest, RegistryKnowsTheTrainKind) {
   // With libtorch the registry builds the objective (the data is read on the first trial, not here).
   EXPECT_NE(build_objective(std::string("kind: train\n") + kDataset + "device: cpu\n", space_with("")), nullptr);
 #endif
+}
+
+}  // namespace
+}  // namespace nasforge
+
+namespace nasforge {
+namespace {
+
+TEST_F(TrainConfigTest, MissingDataFilesFailWhenTheStudyIsRead) {
+  // Caught before the first trial (nasforge validate / run), not once per trial.
+  std::string msg = error_of("kind: train\ndataset: {format: idx, path: " + tmp("nowhere") + "}\n", space_with(""));
+  EXPECT_NE(msg.find("study.yaml:2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no such folder"), std::string::npos) << msg;
+  std::filesystem::create_directories(tmp("empty"));
+  msg = error_of("kind: train\ndataset: {format: idx, path: " + tmp("empty") + "}\n", space_with(""));
+  EXPECT_NE(msg.find("train-images-idx3-ubyte"), std::string::npos) << msg;
+  std::string csv = error_of("kind: train\ndataset: {format: csv, path: " + tmp("none.csv") + "}\n", space_with(""));
+  EXPECT_NE(csv.find("no such file"), std::string::npos) << csv;
 }
 
 }  // namespace

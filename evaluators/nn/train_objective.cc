@@ -75,7 +75,8 @@ class TrainObjective : public Objective {
       if (!report_) return;
       const double v = monitor_.value(m);
       trial.report(v, m.epoch);
-      if (trial.should_prune()) {
+      // After the last epoch the training cost is spent; pruning then would only discard a finished network.
+      if (m.epoch < h.epochs && trial.should_prune()) {
         throw TrialPruned(tname + " pruned after epoch " + std::to_string(m.epoch) + " (" + monitor_.metric + " " +
                           format_double(v) + ")");
       }

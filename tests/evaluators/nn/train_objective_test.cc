@@ -84,6 +84,17 @@ TEST_F(TrainObjectiveTest, PrunesAfterTheReportedEpoch) {
   EXPECT_EQ(trial.prune_checks, 2);
 }
 
+TEST_F(TrainObjectiveTest, TheFinalEpochIsReportedButNeverPruned) {
+  SearchSpace space = make_space("");
+  auto obj = objective("epochs: 2\nbatch_size: 64\n", space);
+  FakeTrial trial(params_of(space, kConv));
+  trial.prune_after_reports = 2;  // the pruner would say yes after epoch 2, the last one
+  std::vector<double> values = obj->evaluate(trial);
+  EXPECT_EQ(trial.reports.size(), 2u);
+  EXPECT_EQ(trial.prune_checks, 1);
+  EXPECT_EQ(values.size(), 1u);
+}
+
 TEST_F(TrainObjectiveTest, DivergingLossFailsTheTrial) {
   SearchSpace space = make_space("lr: {type: float, low: 1.0e-3, high: 1.0e+30, log: true}\n");
   auto obj = objective("epochs: 2\nbatch_size: 32\nlr: $lr\nschedule: constant\n", space);

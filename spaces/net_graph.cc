@@ -18,6 +18,15 @@ std::int64_t pooled(std::int64_t size, int kernel, int stride, int padding) {
   return (size + 2 * padding - kernel) / stride + 1;
 }
 
+// A node of `kind` reading `from`; the caller fills in the kind's own fields.
+NetNode node_of(OpKind kind, int from, const std::string& name) {
+  NetNode n;
+  n.kind = kind;
+  n.inputs = {from};
+  n.name = name;
+  return n;
+}
+
 }  // namespace
 
 std::string Shape::to_string() const {
@@ -114,9 +123,7 @@ int NetGraph::push(NetNode node) {
 
 int NetGraph::conv(int from, std::int64_t out_channels, int kernel, int stride, int groups, bool batch_norm,
                    Activation act, const std::string& name, bool bias) {
-  NetNode n;
-  n.kind = OpKind::kConv;
-  n.inputs = {from};
+  NetNode n = node_of(OpKind::kConv, from, name);
   n.out_channels = out_channels;
   n.kernel = kernel;
   n.stride = stride;
@@ -125,94 +132,66 @@ int NetGraph::conv(int from, std::int64_t out_channels, int kernel, int stride, 
   n.batch_norm = batch_norm;
   n.act = act;
   n.bias = bias;
-  n.name = name;
   return push(std::move(n));
 }
 
 int NetGraph::linear(int from, std::int64_t out_features, bool bias, Activation act, const std::string& name) {
-  NetNode n;
-  n.kind = OpKind::kLinear;
-  n.inputs = {from};
+  NetNode n = node_of(OpKind::kLinear, from, name);
   n.out_channels = out_features;
   n.bias = bias;
   n.act = act;
-  n.name = name;
   return push(std::move(n));
 }
 
 int NetGraph::activation(int from, Activation act, const std::string& name) {
-  NetNode n;
-  n.kind = OpKind::kActivation;
-  n.inputs = {from};
+  NetNode n = node_of(OpKind::kActivation, from, name);
   n.act = act;
-  n.name = name;
   return push(std::move(n));
 }
 
 int NetGraph::batch_norm(int from, const std::string& name) {
-  NetNode n;
-  n.kind = OpKind::kBatchNorm;
-  n.inputs = {from};
-  n.name = name;
+  return push(node_of(OpKind::kBatchNorm, from, name));
+}
+
+int NetGraph::pool(OpKind kind, int from, int kernel, int stride, int padding, const std::string& name) {
+  NetNode n = node_of(kind, from, name);
+  n.kernel = kernel;
+  n.stride = stride;
+  n.padding = padding;
   return push(std::move(n));
 }
 
 int NetGraph::avg_pool(int from, int kernel, int stride, int padding, const std::string& name) {
-  NetNode n;
-  n.kind = OpKind::kAvgPool;
-  n.inputs = {from};
-  n.kernel = kernel;
-  n.stride = stride;
-  n.padding = padding;
-  n.name = name;
-  return push(std::move(n));
+  return pool(OpKind::kAvgPool, from, kernel, stride, padding, name);
 }
 
 int NetGraph::max_pool(int from, int kernel, int stride, int padding, const std::string& name) {
-  NetNode n;
-  n.kind = OpKind::kMaxPool;
-  n.inputs = {from};
-  n.kernel = kernel;
-  n.stride = stride;
-  n.padding = padding;
-  n.name = name;
-  return push(std::move(n));
+  return pool(OpKind::kMaxPool, from, kernel, stride, padding, name);
 }
 
 int NetGraph::global_avg_pool(int from, const std::string& name) {
-  NetNode n;
-  n.kind = OpKind::kGlobalAvgPool;
-  n.inputs = {from};
-  n.name = name;
-  return push(std::move(n));
+  return push(node_of(OpKind::kGlobalAvgPool, from, name));
 }
 
 int NetGraph::add(const std::vector<int>& from, const std::string& name) {
   check(!from.empty(), "add '" + name + "' needs at least one input");
   if (from.size() == 1) return from[0];
-  NetNode n;
-  n.kind = OpKind::kAdd;
+  NetNode n = node_of(OpKind::kAdd, from[0], name);
   n.inputs = from;
-  n.name = name;
   return push(std::move(n));
 }
 
 int NetGraph::mul(int x, int gate, const std::string& name) {
-  NetNode n;
-  n.kind = OpKind::kMul;
-  n.inputs = {x, gate};
-  n.name = name;
+  NetNode n = node_of(OpKind::kMul, x, name);
+  n.inputs.push_back(gate);
   return push(std::move(n));
 }
 
 int NetGraph::dropout(int from, double p, const std::string& name) {
   check(p >= 0 && p < 1, "dropout '" + name + "' must be in [0, 1), got " + format_double(p));
   if (p == 0) return from;
-  NetNode n;
-  n.kind = OpKind::kDropout;
-  n.inputs = {from};
+  NetNode n = node_of(OpKind::kDropout, from, name);
   n.dropout = p;
-  n.name = name;
   return push(std::move(n));
 }
 

@@ -121,6 +121,7 @@ class NetGraph {
 
  private:
   int push(NetNode node);
+  int pool(OpKind kind, int from, int kernel, int stride, int padding, const std::string& name);
   Shape infer(const NetNode& node) const;
 
   std::vector<NetNode> nodes_;

@@ -305,8 +305,8 @@ TrainConfig TrainConfig::from_config(SectionReader& options, const SearchSpace& 
   options.require(c.eval_batch_size >= 1, "eval_batch_size", "must be >= 1, got " + std::to_string(c.eval_batch_size));
   c.device = options.text("device", "auto", "where to train: auto (cuda when available), cpu or cuda",
                           {"auto", "cpu", "cuda"});
-  c.threads = options.integer("threads", 0, "torch intra-op threads on the CPU (0 = all cores)");
-  options.require(c.threads >= 0, "threads", "must be >= 0 (0 = all cores), got " + std::to_string(c.threads));
+  c.threads = options.integer("threads", 0, "torch intra-op threads on the CPU (0 = libtorch's default: one per physical core)");
+  options.require(c.threads >= 0, "threads", "must be >= 0 (0 = libtorch's default), got " + std::to_string(c.threads));
   {
     SectionReader lat(options.child("latency", "mapping", "{runs: 30, warmup: 5}: batch-1 latency measurement"));
     c.latency_runs = lat.integer("runs", 30, "timed batch-1 forward passes; latency_ms is their median (0 = skip)");

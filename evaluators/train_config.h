@@ -53,7 +53,7 @@ struct TrainConfig {
   std::vector<HyperSetting> settings;   ///< Every training hyperparameter, in declaration order.
   std::int64_t eval_batch_size = 1024;  ///< Batch size of validation passes.
   std::string device = "auto";          ///< auto | cpu | cuda.
-  std::int64_t threads = 0;             ///< torch intra-op threads (0 = leave libtorch's default: all cores).
+  std::int64_t threads = 0;             ///< torch intra-op threads (0 = libtorch's default: one per physical core).
   std::int64_t latency_runs = 30;       ///< Timed batch-1 forward passes (0 = skip the measurement).
   std::int64_t latency_warmup = 5;      ///< Untimed passes before them.
   bool save_weights = true;             ///< Write weights.pt + model.json into the trial's artifact folder.

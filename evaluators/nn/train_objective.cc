@@ -71,7 +71,12 @@ class TrainObjective : public Objective {
 
     TrainHooks hooks;
     hooks.stop_requested = [&trial] { return trial.stop_requested(); };
+    // The full learning curve, kept even for pruned trials; intermediate values hold only the monitored metric.
+    Json history = Json::array();
     hooks.on_epoch = [&](const EpochMetrics& m) {
+      history.push_back(
+          {{"epoch", m.epoch}, {"train_loss", m.train_loss}, {"val_accuracy", m.val_accuracy}, {"val_loss", m.val_loss}});
+      trial.set_user_attr("history", history);
       if (!report_) return;
       const double v = monitor_.value(m);
       trial.report(v, m.epoch);

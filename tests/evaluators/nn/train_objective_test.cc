@@ -93,6 +93,15 @@ TEST_F(TrainObjectiveTest, TheFinalEpochIsReportedButNeverPruned) {
   EXPECT_EQ(trial.reports.size(), 2u);
   EXPECT_EQ(trial.prune_checks, 1);
   EXPECT_EQ(values.size(), 1u);
+  // Every epoch's accuracy and losses are kept as the `history` attribute.
+  const Json& history = trial.attrs.at("history");
+  ASSERT_EQ(history.size(), 2u);
+  for (int e = 0; e < 2; ++e) {
+    EXPECT_EQ(history[e]["epoch"], e + 1);
+    EXPECT_DOUBLE_EQ(history[e]["val_accuracy"].get<double>(), trial.reports[static_cast<std::size_t>(e)].second);
+    EXPECT_GT(history[e]["val_loss"].get<double>(), 0);
+    EXPECT_GT(history[e]["train_loss"].get<double>(), 0);
+  }
 }
 
 TEST_F(TrainObjectiveTest, DivergingLossFailsTheTrial) {

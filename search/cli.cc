@@ -699,6 +699,8 @@ int run_cli(int argc, char** argv) {
              "  nasforge run configs/quickstart.yaml\n"
              "  nasforge trials --storage sqlite:///quickstart.db --study quickstart --format json\n"
              "  nasforge best --storage sqlite:///quickstart.db --study quickstart --top 5\n"
+             "  nasforge best --storage sqlite:///quickstart.db --study quickstart --where \"macs<2e6\" --sort latency_ms\n"
+             "  nasforge export --storage sqlite:///quickstart.db --study quickstart --trial 0 --out best-model\n"
              "  nasforge resume --storage sqlite:///quickstart.db --study quickstart --n-trials 100\n"
              "Run 'nasforge COMMAND --help' for a command's options.");
   CommonArgs a;

@@ -18,16 +18,6 @@ std::optional<double> as_number(const Json& j) {
 
 std::string as_text(const Json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
 
-std::optional<double> parse_number(const std::string& s) {
-  try {
-    std::size_t used = 0;
-    double v = std::stod(s, &used);
-    if (used == s.size()) return v;
-  } catch (const std::exception&) {
-  }
-  return std::nullopt;
-}
-
 std::string known_keys(const std::vector<FrozenTrial>& trials) {
   std::set<std::string> keys;
   for (const auto& t : trials) {
@@ -53,8 +43,8 @@ std::optional<Json> trial_field(const FrozenTrial& trial, const std::string& key
     return std::nullopt;
   }
   if (key.rfind("values[", 0) == 0 && key.back() == ']') {
-    auto index = parse_number(key.substr(7, key.size() - 8));
-    if (!index || *index < 0 || *index >= static_cast<double>(trial.values.size())) return std::nullopt;
+    auto index = parse_int(key.substr(7, key.size() - 8));
+    if (!index || *index < 0 || *index >= static_cast<long long>(trial.values.size())) return std::nullopt;
     return Json(trial.values[static_cast<std::size_t>(*index)]);
   }
   if (auto it = trial.params.find(key); it != trial.params.end()) return it->second.to_json();
@@ -88,7 +78,7 @@ TrialFilter TrialFilter::parse(const std::string& expr) {
     f.op_ = op;
     f.rhs_ = trim(expr.substr(at + std::string(op).size()));
     if (f.key_.empty() || f.rhs_.empty()) break;
-    f.number_ = parse_number(f.rhs_);
+    f.number_ = parse_double(f.rhs_);
     if (!f.number_ && (f.op_ != "==" && f.op_ != "!=")) {
       throw UsageError("--where '" + expr + "': " + f.op_ + " needs a number on the right, got '" + f.rhs_ + "'");
     }

@@ -7,7 +7,9 @@
 #include "core/config.h"
 #include "core/json.h"
 #include "core/param_value.h"
+#include "evaluators/compression_config.h"
 #include "evaluators/dataset.h"
+#include "evaluators/setting.h"
 #include "spaces/search_space.h"
 
 namespace nasforge {
@@ -37,13 +39,6 @@ struct TrainHyperparams {
   Json to_json() const;
 };
 
-/// One hyperparameter as written in YAML: a constant, or "$name" naming a search-space parameter.
-struct HyperSetting {
-  std::string key;      ///< YAML key, dotted for nested ones ("early_stopping.patience").
-  ParamValue constant;  ///< The value when `param` is empty.
-  std::string param;    ///< Referenced search-space parameter, or "" for a constant.
-};
-
 /// Everything a `train` objective reads from its YAML section, checked at load time (torch-free).
 struct TrainConfig {
   DatasetOptions dataset;               ///< The `dataset:` section.
@@ -57,6 +52,7 @@ struct TrainConfig {
   std::int64_t latency_runs = 30;       ///< Timed batch-1 forward passes (0 = skip the measurement).
   std::int64_t latency_warmup = 5;      ///< Untimed passes before them.
   bool save_weights = true;             ///< Write weights.pt + model.json into the trial's artifact folder.
+  CompressionConfig compression;        ///< The `compress:` variants and the `distill:` section.
 
   /// Reads the keys of a `kind: train` section from `options` (the caller declared `kind` and calls finish()).
   /// Needs `space` to hold an architecture; checks that every "$name" names a parameter of `space` whose whole

@@ -162,7 +162,9 @@ TableColumns table_columns(Storage& storage, const Study& study, const std::vect
   TableColumns c;
   if (auto arch = stored_architecture(storage, study)) {
     for (const auto& spec : arch->parameters()) c.hide_params.insert(spec.name);
-    c.attrs = {"genotype", "val_accuracy", "params", "macs", "latency_ms"};
+    // Compression variants add val_accuracy_<v> and size_bytes_<v>: fp32 and compressed side by side.
+    c.attrs = {"genotype", "val_accuracy", "val_accuracy_*", "params", "macs", "latency_ms", "size_bytes",
+               "size_bytes_*"};
   }
   for (const auto& a : extra_attrs) {
     if (std::find(c.attrs.begin(), c.attrs.end(), a) == c.attrs.end()) c.attrs.push_back(a);

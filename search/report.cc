@@ -125,7 +125,14 @@ void write_trials(std::ostream& out, const std::vector<FrozenTrial>& trials,
   std::vector<std::string> table_attrs;
   if (format == OutputFormat::kTable) {
     for (const auto& a : columns.attrs) {
-      if (seen_a.count(a)) table_attrs.push_back(a);
+      if (!a.empty() && a.back() == '*') {
+        const std::string prefix = a.substr(0, a.size() - 1);
+        for (const auto& name : attr_names) {
+          if (name.rfind(prefix, 0) == 0 && name.size() > prefix.size()) table_attrs.push_back(name);
+        }
+      } else if (seen_a.count(a)) {
+        table_attrs.push_back(a);
+      }
     }
     for (const auto& a : table_attrs) header.push_back(a);
   }

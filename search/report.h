@@ -19,7 +19,8 @@ OutputFormat parse_format(const std::string& name);
 /// What the table format shows besides number, state, values and duration (CSV and JSON always show everything).
 struct TableColumns {
   std::set<std::string> hide_params;  ///< Parameters left out (e.g. an architecture's, summarised by its genotype).
-  std::vector<std::string> attrs;     ///< User attributes shown as columns, in this order, when any trial has them.
+  std::vector<std::string> attrs;     ///< User attributes shown as columns, in this order, when any trial has them;
+                                      ///< "prefix_*" stands for every attribute starting with "prefix_".
 };
 
 /// Writes trials in `format` (JSON: an array of FrozenTrial::to_json objects).

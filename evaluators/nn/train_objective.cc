@@ -1,6 +1,7 @@
 // The `train` objective: builds the trial's network from the study's architecture space, trains it on the
 // configured dataset with libtorch, and returns validation and deployment metrics.
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -9,10 +10,16 @@
 
 #include "core/error.h"
 #include "core/strings.h"
+#include "evaluators/compressed_size.h"
 #include "evaluators/cost_model.h"
+#include "evaluators/nn/cluster.h"
+#include "evaluators/nn/compressed_net.h"
+#include "evaluators/nn/distill.h"
 #include "evaluators/nn/model_bundle.h"
-#include "evaluators/nn/trainer.h"
 #include "evaluators/nn/nn_api.h"
+#include "evaluators/nn/prune.h"
+#include "evaluators/nn/quantize.h"
+#include "evaluators/nn/trainer.h"
 #include "evaluators/train_config.h"
 #include "spaces/architecture.h"
 
@@ -71,11 +78,20 @@ class TrainObjective : public Objective {
 
     TrainHooks hooks;
     hooks.stop_requested = [&trial] { return trial.stop_requested(); };
+    std::optional<Teacher> teacher = find_teacher(trial, *data);
+    if (teacher) {
+      hooks.loss = [&teacher, &h, o = c_.compression.distill_options(trial.params())](
+                       const torch::Tensor& x, const torch::Tensor& logits, const torch::Tensor& y) {
+        return distillation_loss(logits, teacher->logits(x), y, o.alpha, o.temperature, h.label_smoothing);
+      };
+    }
     // The full learning curve, kept even for pruned trials; intermediate values hold only the monitored metric.
     Json history = Json::array();
     hooks.on_epoch = [&](const EpochMetrics& m) {
-      history.push_back(
-          {{"epoch", m.epoch}, {"train_loss", m.train_loss}, {"val_accuracy", m.val_accuracy}, {"val_loss", m.val_loss}});
+      history.push_back({{"epoch", m.epoch},
+                         {"train_loss", m.train_loss},
+                         {"val_accuracy", m.val_accuracy},
+                         {"val_loss", m.val_loss}});
       trial.set_user_attr("history", history);
       if (!report_) return;
       const double v = monitor_.value(m);
@@ -126,8 +142,18 @@ class TrainObjective : public Objective {
       model["metrics"] = metrics;
       model["torch_version"] = TORCH_VERSION;
       save_bundle(trial.artifact_dir(), net, model);
-      trial.set_user_attr("weights",
-                          std::filesystem::absolute(std::filesystem::path(trial.artifact_dir()) / kBundleWeightsFile).string());
+      trial.set_user_attr(
+          "weights",
+          std::filesystem::absolute(std::filesystem::path(trial.artifact_dir()) / kBundleWeightsFile).string());
+    }
+
+    // The fine-tunings of compression variants distill too, but report nothing to the pruner.
+    TrainHooks finetune_hooks;
+    finetune_hooks.stop_requested = hooks.stop_requested;
+    finetune_hooks.loss = hooks.loss;
+    for (std::size_t v = 0; v < c_.compression.variants.size(); ++v) {
+      compress(trial, net, *data, h, c_.compression.variants[v], data_seed(trial.seed()) + v + 1, finetune_hooks,
+               metrics);
     }
 
     std::vector<double> values;
@@ -139,6 +165,66 @@ class TrainObjective : public Objective {
       }
     }
     return values;
+  }
+
+  // The teacher named by distill:, when distillation is on for this trial; records what was used.
+  std::optional<Teacher> find_teacher(TrialContext& trial, const TrainData& data) {
+    DistillOptions o = c_.compression.distill_options(trial.params());
+    if (!o.enabled) {
+      if (!c_.compression.distill.empty()) trial.set_user_attr("distilled_from", "none (distill disabled)");
+      return std::nullopt;
+    }
+    const std::string dir = trial.artifact_dir();
+    const std::string study_dir = dir.empty() ? "" : std::filesystem::path(dir).parent_path().string();
+    std::optional<Teacher> t = load_teacher(o, study_dir, trial.number(), data, mean_, stddev_);
+    trial.set_user_attr("distilled_from", t ? t->source() : std::string("none (no saved trial yet)"));
+    return t;
+  }
+
+  // Applies one variant's steps to a copy of the trained network and stores its metrics as <metric>_<variant>.
+  void compress(TrialContext& trial, GraphNet& trained, const TrainData& data, const TrainHyperparams& h,
+                const CompressionVariant& v, std::uint64_t seed, const TrainHooks& hooks, Json& metrics) {
+    if (trial.stop_requested()) throw Interrupted("trial " + std::to_string(trial.number()) + " interrupted");
+    const auto started = std::chrono::steady_clock::now();
+    const ParamMap& params = trial.params();
+    CompressedNet c = CompressedNet::from(trained);
+    for (std::size_t i = 0; i < v.steps.size(); ++i) {
+      switch (v.steps[i].kind) {
+        case StepKind::kQuantize:
+          quantize_post_training(c, v.quantize_options(i, params), data, c_.eval_batch_size);
+          break;
+        case StepKind::kQat:
+          quantize_aware_training(c, v.qat_options(i, params), data, h, c_.eval_batch_size, seed, hooks);
+          break;
+        case StepKind::kPrune:
+          prune(c, v.prune_options(i, params), data, h, c_.eval_batch_size, seed, hooks);
+          break;
+        case StepKind::kCluster:
+          cluster_weights(c, v.cluster_options(i, params), data, h, c_.eval_batch_size, seed, hooks);
+          break;
+      }
+    }
+    EvalResult e = evaluate_split(c.net, data, data.val, c_.eval_batch_size);
+    std::int64_t nonzero_params = 0;
+    for (const auto& p : c.net->parameters()) nonzero_params += p.ne(0).sum().item<std::int64_t>();
+    Json m;
+    m["val_accuracy"] = e.accuracy;
+    m["val_loss"] = e.loss;
+    m["size_bytes"] = storage_bytes(c.storage(), c.extra_float_params());
+    m["macs"] = analyze_costs(c.graph).macs;
+    m["params"] = nonzero_params;
+    m["sparsity"] = c.sparsity();
+    // Fake quantization runs in float and is slower than the float network, so its time says nothing about int8
+    // kernels: latency is measured only for variants that are real float modules.
+    if (!v.quantizes() && c_.latency_runs > 0) {
+      m["latency_ms"] = measure_latency_ms(c.net, data.shape, data.device, static_cast<int>(c_.latency_runs),
+                                           static_cast<int>(c_.latency_warmup));
+    }
+    m["compress_time_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    for (const auto& [key, value] : m.items()) {
+      metrics[key + "_" + v.name] = value;
+      trial.set_user_attr(key + "_" + v.name, value);
+    }
   }
 
   // The dataset is read and converted to tensors once per objective, on the first trial.
@@ -165,7 +251,7 @@ class TrainObjective : public Objective {
 }  // namespace
 
 std::unique_ptr<Objective> make_train_objective_nn(SectionReader& options, const SearchSpace& space,
-                                                std::size_t n_objectives, const std::string& base_dir) {
+                                                   std::size_t n_objectives, const std::string& base_dir) {
   TrainConfig config = TrainConfig::from_config(options, space, n_objectives, base_dir);
   if (config.device == "cuda" && !torch::cuda::is_available()) {
     options.require(false, "device",

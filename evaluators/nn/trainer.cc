@@ -262,10 +262,12 @@ TrainResult train_network(GraphNet& net, const TrainData& data, const TrainHyper
       torch::Tensor y = data.train.y.index_select(0, idx);
       const double lr = learning_rate(h, it, iters);
       for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
-      torch::Tensor loss = F::cross_entropy(net->forward(x), y, ce);
+      torch::Tensor logits = net->forward(x);
+      torch::Tensor loss = hooks.loss ? hooks.loss(x, logits, y) : F::cross_entropy(logits, y, ce);
       net->zero_grad(/*set_to_none=*/true);
       loss.backward();
       optimizer->step();
+      if (hooks.after_step) hooks.after_step();
       // The one host sync per step: it catches divergence at the batch where it happens.
       const double value = loss.item<double>();
       if (!std::isfinite(value)) {

@@ -74,6 +74,10 @@ struct TrainHooks {
   std::function<void(const EpochMetrics&)> on_epoch;
   /// Polled every batch; when true the trainer throws Interrupted.
   std::function<bool()> stop_requested;
+  /// Called after every optimizer step, e.g. to re-apply pruning masks or snap weights to cluster centroids.
+  std::function<void()> after_step;
+  /// Replaces the training loss: gets the network input, its logits and the labels (knowledge distillation).
+  std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& logits, const torch::Tensor& y)> loss;
 };
 
 /// Outcome of a training run; the network holds the best epoch's weights afterwards.

@@ -46,10 +46,10 @@ GraphNetImpl::GraphNetImpl(NetGraph graph) : graph_(std::move(graph)), last_use_
     std::int64_t in_c = n.inputs.empty() ? 0 : nodes[static_cast<std::size_t>(n.inputs[0])].out.c;
     if (n.kind == OpKind::kConv) {
       convs_[i] = register_module(name, torch::nn::Conv2d(torch::nn::Conv2dOptions(in_c, n.out_channels, n.kernel)
-                                                                 .stride(n.stride)
-                                                                 .padding(n.padding)
-                                                                 .groups(n.groups)
-                                                                 .bias(n.bias)));
+                                                              .stride(n.stride)
+                                                              .padding(n.padding)
+                                                              .groups(n.groups)
+                                                              .bias(n.bias)));
       if (n.batch_norm) bns_[i] = register_module(name + "_bn", torch::nn::BatchNorm2d(n.out_channels));
     } else if (n.kind == OpKind::kBatchNorm) {
       bns_[i] = register_module(name, torch::nn::BatchNorm2d(in_c));
@@ -64,7 +64,8 @@ GraphNetImpl::GraphNetImpl(NetGraph graph) : graph_(std::move(graph)), last_use_
 torch::Tensor GraphNetImpl::forward(const torch::Tensor& x) {
   const auto& nodes = graph_.nodes();
   std::vector<torch::Tensor> out(nodes.size());
-  out[0] = x;
+  NodeTransform* t = transform_.get();
+  out[0] = t ? t->output(0, x) : x;
   for (std::size_t i = 1; i < nodes.size(); ++i) {
     const NetNode& n = nodes[i];
     const torch::Tensor& a = out[static_cast<std::size_t>(n.inputs[0])];
@@ -72,12 +73,19 @@ torch::Tensor GraphNetImpl::forward(const torch::Tensor& x) {
     switch (n.kind) {
       case OpKind::kConv:
         // The fused conv(+BN) output is private to this node, so its activation can run in place.
-        y = convs_[i]->forward(a);
+        if (t) {
+          y = torch::conv2d(a, t->weight(static_cast<int>(i), convs_[i]->weight), convs_[i]->bias, {n.stride, n.stride},
+                            {n.padding, n.padding}, {1, 1}, n.groups);
+        } else {
+          y = convs_[i]->forward(a);
+        }
         if (bns_[i]) y = bns_[i]->forward(y);
         y = activate(n.act, y, true);
         break;
       case OpKind::kLinear:
-        y = activate(n.act, linears_[i]->forward(a.flatten(1)), false);
+        y = t ? torch::linear(a.flatten(1), t->weight(static_cast<int>(i), linears_[i]->weight), linears_[i]->bias)
+              : linears_[i]->forward(a.flatten(1));
+        y = activate(n.act, y, false);
         break;
       case OpKind::kBatchNorm:
         y = bns_[i]->forward(a);
@@ -107,16 +115,19 @@ torch::Tensor GraphNetImpl::forward(const torch::Tensor& x) {
       case OpKind::kInput:
         throw StateError("network '" + n.name + "' has a second input node");
     }
-    out[i] = std::move(y);
+    out[i] = t ? t->output(static_cast<int>(i), std::move(y)) : std::move(y);
     // Release inputs whose last reader was this node, so peak memory follows the cost model's live set.
     for (int in : n.inputs) {
-      if (last_use_[static_cast<std::size_t>(in)] == static_cast<int>(i)) out[static_cast<std::size_t>(in)] = torch::Tensor();
+      if (last_use_[static_cast<std::size_t>(in)] == static_cast<int>(i))
+        out[static_cast<std::size_t>(in)] = torch::Tensor();
     }
   }
   torch::Tensor logits = out[static_cast<std::size_t>(graph_.output())];
   return logits.dim() > 2 ? logits.flatten(1) : logits;
 }
 
-void seed_torch(std::uint64_t seed) { torch::manual_seed(seed); }
+void seed_torch(std::uint64_t seed) {
+  torch::manual_seed(seed);
+}
 
 }  // namespace nasforge

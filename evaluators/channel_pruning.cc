@@ -1,10 +1,12 @@
 #include "evaluators/channel_pruning.h"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <string>
 
 #include "core/error.h"
+#include "evaluators/cost_model.h"
 
 namespace nasforge {
 
@@ -113,6 +115,38 @@ NetGraph prune_channel_groups(const NetGraph& graph, const std::map<int, std::in
   }
   out.recompute_shapes();
   return out;
+}
+
+}  // namespace nasforge
+
+namespace nasforge {
+
+std::map<int, std::int64_t> uniform_channel_keep(const NetGraph& graph, double sparsity) {
+  check(sparsity >= 0 && sparsity <= 1, "channel sparsity must be in [0, 1], got " + std::to_string(sparsity));
+  std::map<int, std::int64_t> keep;
+  for (const ChannelGroup& g : prunable_channel_groups(graph)) {
+    keep[g.producer] = std::max<std::int64_t>(1, std::llround((1 - sparsity) * static_cast<double>(g.channels)));
+  }
+  return keep;
+}
+
+double channel_sparsity_for_macs(const NetGraph& graph, double mac_reduction) {
+  check(mac_reduction >= 0 && mac_reduction < 1,
+        "MAC reduction must be in [0, 1), got " + std::to_string(mac_reduction));
+  const double full = static_cast<double>(analyze_costs(graph).macs);
+  if (full <= 0 || mac_reduction == 0) return 0;
+  auto reduction = [&](double s) {
+    return 1 -
+           static_cast<double>(analyze_costs(prune_channel_groups(graph, uniform_channel_keep(graph, s))).macs) / full;
+  };
+  // MACs fall monotonically (in steps, from rounding) as the channel fraction grows.
+  double lo = 0, hi = 0.999;
+  if (reduction(hi) <= mac_reduction) return hi;
+  for (int i = 0; i < 40; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (reduction(mid) < mac_reduction ? lo : hi) = mid;
+  }
+  return std::abs(reduction(lo) - mac_reduction) <= std::abs(reduction(hi) - mac_reduction) ? lo : hi;
 }
 
 }  // namespace nasforge

@@ -27,4 +27,14 @@ std::vector<ChannelGroup> prunable_channel_groups(const NetGraph& graph);
 /// are unchanged. ValueError for a node that is not a prunable producer or a count out of range.
 NetGraph prune_channel_groups(const NetGraph& graph, const std::map<int, std::int64_t>& keep);
 
+/// The channel counts that remove fraction `sparsity` of each prunable group's channels (keeping
+/// max(1, round((1 - sparsity) * C)) of each).
+std::map<int, std::int64_t> uniform_channel_keep(const NetGraph& graph, double sparsity);
+
+/// The channel fraction whose uniform pruning (uniform_channel_keep) comes closest to removing fraction
+/// `mac_reduction` of `graph`'s MACs, found by bisection. Removing channels shrinks both a layer and its
+/// consumers, so halving MACs takes far fewer than half the channels on a plain conv chain. When the prunable
+/// layers hold too few MACs to get there, the largest fraction (< 1) is returned.
+double channel_sparsity_for_macs(const NetGraph& graph, double mac_reduction);
+
 }  // namespace nasforge

@@ -62,6 +62,9 @@ const std::vector<SettingSpec>& step_keys(StepKind kind) {
       choice_key("scope", {"global", "layer"}, "global",
                  "unstructured: one magnitude ranking over all layers, or each layer to the same sparsity"),
       choice_key("norm", {"l1", "l2"}, "l1", "channel: filter norm that ranks channels"),
+      choice_key("target", {"channels", "macs"}, "channels",
+                 "channel: sparsity is the fraction of channels removed, or of MACs (the channel fraction that "
+                 "removes it is found by bisection)"),
       float_key("sparsity", 0, false, 1, true, 0.5,
                 "final fraction of weights (unstructured) or of each prunable layer's channels (channel) removed"),
       choice_key("schedule", {"one_shot", "iterative", "agp"}, "one_shot",
@@ -223,6 +226,7 @@ PruneOptions CompressionVariant::prune_options(std::size_t i, const ParamMap& pa
   o.structure = v["structure"].as_string() == "channel" ? PruneStructure::kChannel : PruneStructure::kUnstructured;
   o.global = v["scope"].as_string() == "global";
   o.norm = v["norm"].as_string() == "l2" ? 2 : 1;
+  o.target_macs = v["target"].as_string() == "macs";
   o.sparsity = v["sparsity"].as_double();
   const std::string schedule = v["schedule"].as_string();
   o.schedule = schedule == "iterative" ? PruneSchedule::kIterative

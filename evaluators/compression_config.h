@@ -60,9 +60,10 @@ enum class PruneSchedule {
 /// Magnitude pruning (`prune:` step).
 struct PruneOptions {
   PruneStructure structure = PruneStructure::kUnstructured;  ///< Weights or channels.
-  bool global = true;     ///< Unstructured: one magnitude threshold over all layers (false: each layer alone).
-  int norm = 1;           ///< Channel: filters ranked by their L1 (1) or L2 (2) norm.
-  double sparsity = 0.5;  ///< Final fraction of weights (unstructured) or of each layer's channels removed.
+  bool global = true;        ///< Unstructured: one magnitude threshold over all layers (false: each layer alone).
+  int norm = 1;              ///< Channel: filters ranked by their L1 (1) or L2 (2) norm.
+  bool target_macs = false;  ///< Channel: `sparsity` is the fraction of MACs to remove, not of channels.
+  double sparsity = 0.5;     ///< Final fraction of weights (unstructured) or of each layer's channels removed.
   PruneSchedule schedule = PruneSchedule::kOneShot;  ///< How the target grows.
   std::int64_t steps = 1;                            ///< Pruning rounds (1 for one-shot).
   double initial_sparsity = 0;                       ///< Target of the schedule's start (iterative, agp).

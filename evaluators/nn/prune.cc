@@ -119,14 +119,16 @@ void prune_channels(CompressedNet& c, const NetGraph& original, double sparsity,
   // keep[i]: the surviving output channels of node i (CPU int64, ascending), undefined when all survive.
   std::vector<torch::Tensor> keep(nodes.size());
   std::map<int, std::int64_t> counts;
+  const std::map<int, std::int64_t> targets = uniform_channel_keep(original, sparsity);
   for (const ChannelGroup& g : prunable_channel_groups(c.graph)) {
     const NetNode& o = original.nodes()[static_cast<std::size_t>(g.producer)];
     if (o.kind != OpKind::kConv || o.name != nodes[static_cast<std::size_t>(g.producer)].name) {
       throw ValueError("channel pruning: node " + std::to_string(g.producer) + " of the original graph is '" + o.name +
                        "', not the conv '" + nodes[static_cast<std::size_t>(g.producer)].name + "'");
     }
-    const std::int64_t target =
-        std::max<std::int64_t>(1, std::llround((1 - sparsity) * static_cast<double>(o.out_channels)));
+    auto t = targets.find(g.producer);
+    if (t == targets.end()) continue;  // not prunable in the original graph
+    const std::int64_t target = t->second;
     if (target >= g.channels) continue;
     torch::Tensor w = c.weight(g.producer).detach().to(torch::kCPU, torch::kDouble);
     // Squared L2 ranks like L2 without a rounding square root.
@@ -208,7 +210,7 @@ TrainResult prune(CompressedNet& c, const PruneOptions& o, const TrainData& data
     if (o.structure == PruneStructure::kUnstructured) {
       prune_unstructured(c, target, o.global);
     } else {
-      prune_channels(c, original, target, o.norm);
+      prune_channels(c, original, o.target_macs ? channel_sparsity_for_macs(original, target) : target, o.norm);
     }
     last = finetune(c, data, base, o.finetune_epochs, o.lr, eval_batch_size, seed + static_cast<std::uint64_t>(k - 1),
                     hooks);

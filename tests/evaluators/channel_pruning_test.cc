@@ -149,6 +149,30 @@ TEST_F(ChannelPruningTest, GroupedConvsMultipliersAndTheOutputAreNotPrunable) {
   EXPECT_EQ(analyze_costs(p).params, analyze_costs(h).params - 4 * 4 - 4 * 2 - 4 * 64 * 8);
 }
 
+TEST_F(ChannelPruningTest, MacTargetFindsTheChannelFractionThatHalvesMacs) {
+  // conv 1->32 (3x3) -> conv 32->32 (3x3) -> pool -> linear 32->10 on 8x8: pruning a fraction s of both convs'
+  // outputs scales the second conv's MACs by (1 - s)^2, so half the MACs takes fewer than half the channels.
+  NetGraph g(Shape{1, 8, 8}, 10);
+  int a = g.conv(0, 32, 3, 1, 1, true, Activation::kReLU, "a");
+  int b = g.conv(a, 32, 3, 1, 1, true, Activation::kReLU, "b");
+  int p = g.global_avg_pool(b, "pool");
+  g.linear(p, 10, true, Activation::kNone, "fc");
+  std::map<int, std::int64_t> half = uniform_channel_keep(g, 0.5);
+  EXPECT_EQ(half, (std::map<int, std::int64_t>{{a, 16}, {b, 16}}));
+  const double full = static_cast<double>(analyze_costs(g).macs);
+  // Hand count: a = 64*32*9, b = 64*32*32*9, fc = 320; with 16 channels each: 64*16*9, 64*16*16*9, 160.
+  EXPECT_EQ(analyze_costs(prune_channel_groups(g, half)).macs, 64 * 16 * 9 + 64 * 16 * 16 * 9 + 160);
+  const double s = channel_sparsity_for_macs(g, 0.5);
+  EXPECT_GT(s, 0.25);
+  EXPECT_LT(s, 0.35);  // (1 - s)^2 ~ 0.5 for the dominant layer: s ~ 0.29
+  const double kept = static_cast<double>(analyze_costs(prune_channel_groups(g, uniform_channel_keep(g, s))).macs);
+  EXPECT_NEAR(kept / full, 0.5, 0.03);  // one channel of 32 is the rounding step
+  EXPECT_EQ(channel_sparsity_for_macs(g, 0.0), 0.0);
+  // 99% of the MACs cannot go while every layer keeps a channel: the largest fraction comes back.
+  EXPECT_GT(channel_sparsity_for_macs(g, 0.999), 0.9);
+  EXPECT_THROW(channel_sparsity_for_macs(g, 1.0), Error);
+}
+
 TEST_F(ChannelPruningTest, RejectsBadCounts) {
   NetGraph g(Shape{1, 4, 4}, 2);
   int x = g.conv(0, 4, 3, 1, 1, true, Activation::kReLU, "c");

@@ -151,5 +151,50 @@ TEST_F(CliTrainTest, KillDuringTrainingThenResumeFinishesTheStudy) {
   EXPECT_EQ(count_state(trials, "FAIL"), 1);
 }
 
+TEST_F(CliTrainTest, CompressionVariantsAreColumnsObjectivesAndFilters) {
+  write_file("s.yaml", train_study("comp", 3,
+                                   "  objectives: [val_accuracy_int8]\n"
+                                   "  compress:\n"
+                                   "    int8: {quantize: {bits: 8}}\n"
+                                   "    sparse: {prune: {sparsity: 0.6, finetune_epochs: 0}}\n"));
+  CmdResult run = nasforge({"run", "s.yaml", "--quiet"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  Json trials = trials_json("comp.db", "comp");
+  ASSERT_EQ(trials.size(), 3u);
+  std::vector<double> sizes;
+  for (const auto& t : trials) {
+    ASSERT_EQ(t["state"], "COMPLETE") << t.dump();
+    const Json& a = t["user_attrs"];
+    // The study optimizes the int8 accuracy. These networks have 4-8 channels, so the per-channel scales and
+    // zero points (8 bytes a channel) take a large share of the int8 bytes.
+    EXPECT_DOUBLE_EQ(t["values"][0].get<double>(), a["val_accuracy_int8"].get<double>());
+    EXPECT_LT(a["size_bytes_int8"].get<double>(), 0.7 * a["size_bytes"].get<double>());
+    EXPECT_NEAR(a["sparsity_sparse"].get<double>(), 0.6, 0.01);
+    sizes.push_back(a["size_bytes_int8"].get<double>());
+  }
+  // The table shows fp32 and compressed accuracy and size side by side.
+  CmdResult table = nasforge({"trials", "--storage", "sqlite:///comp.db", "--study", "comp"});
+  ASSERT_EQ(table.code, 0) << table.err;
+  for (const char* column : {"val_accuracy", "val_accuracy_int8", "val_accuracy_sparse", "size_bytes",
+                             "size_bytes_int8", "size_bytes_sparse"}) {
+    EXPECT_NE(table.out.find(column), std::string::npos) << column << "\n" << table.out;
+  }
+  // --where and --sort work on variant metrics like on any other.
+  std::sort(sizes.begin(), sizes.end());
+  const double cut = sizes[1] + 0.5;
+  CmdResult best = nasforge({"best", "--storage", "sqlite:///comp.db", "--study", "comp", "--where",
+                             "size_bytes_int8<" + std::to_string(cut), "--sort", "size_bytes_int8", "--top", "10",
+                             "--format", "json"});
+  ASSERT_EQ(best.code, 0) << best.err;
+  Json kept = Json::parse(best.out);
+  std::size_t expected = 0;
+  for (double v : sizes) expected += v < cut;
+  ASSERT_EQ(kept.size(), expected);
+  for (std::size_t i = 1; i < kept.size(); ++i) {
+    EXPECT_LE(kept[i - 1]["user_attrs"]["size_bytes_int8"].get<double>(),
+              kept[i]["user_attrs"]["size_bytes_int8"].get<double>());
+  }
+}
+
 }  // namespace
 }  // namespace nasforge

@@ -19,25 +19,13 @@ class ClusterTest : public testing::NasforgeTest {
   void SetUp() override {
     NasforgeTest::SetUp();
     seed_torch(testing::kTestSeed);
-    data_ = tiny_data();
+    data_ = testing::tiny_tensors();
     // stem 8 (+BN) -> depthwise 8 (+BN, stride 2) -> pointwise 16 (+BN) -> pool -> linear 4.
     NetGraph g =
         make_architecture(ConfigNode::parse_string(kTinyChain, "arch.yaml"))->build("s1:dw_k3_w16", Shape{1, 8, 8}, 4);
     net_ = GraphNet(g);
     train_network(net_, data_, hyperparams(15), Monitor{}, 256, 1);
     net_->eval();
-  }
-
-  // kTinyData: 256 synthetic 1x8x8 images of 4 classes, 64 held out.
-  static TrainData tiny_data() {
-    DatasetOptions o;
-    o.format = "synthetic";
-    o.synthetic_size = 256;
-    o.synthetic_classes = 4;
-    o.synthetic_shape = Shape{1, 8, 8};
-    o.val_size = 64;
-    o.seed = 3;
-    return to_tensors(load_dataset(o), AugmentOptions{}, torch::kCPU);
   }
 
   static TrainHyperparams hyperparams(std::int64_t epochs) {

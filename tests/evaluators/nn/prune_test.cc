@@ -28,18 +28,6 @@ NetGraph build(const std::string& arch_yaml, const std::string& genotype, const 
   return make_architecture(ConfigNode::parse_string(arch_yaml, "arch.yaml"))->build(genotype, input, classes);
 }
 
-// kTinyData: 256 synthetic 1x8x8 images of 4 classes, 64 held out.
-TrainData tiny_data() {
-  DatasetOptions o;
-  o.format = "synthetic";
-  o.synthetic_size = 256;
-  o.synthetic_classes = 4;
-  o.synthetic_shape = Shape{1, 8, 8};
-  o.val_size = 64;
-  o.seed = 3;
-  return to_tensors(load_dataset(o), AugmentOptions{}, torch::kCPU);
-}
-
 TrainHyperparams tiny_hyperparams(std::int64_t epochs) {
   TrainHyperparams h;
   h.epochs = epochs;
@@ -262,7 +250,7 @@ TEST_F(PruneTest, ChainMacsHalveAndTargetsStayFractionsOfTheOriginal) {
 
 TEST_F(PruneTest, ChannelStepPrunesAndFineTunesTheTinyChain) {
   NetGraph g = build(kTinyChain, "s1:dw_k3_w16", Shape{1, 8, 8}, 4);  // stem 8 -> dw 8 -> pw 16 -> pool -> fc
-  TrainData data = tiny_data();
+  TrainData data = testing::tiny_tensors();
   TrainHyperparams h = tiny_hyperparams(15);
   GraphNet net(g);
   train_network(net, data, h, Monitor{}, 256, 1);
@@ -301,7 +289,7 @@ TEST_F(PruneTest, ChannelStepPrunesAndFineTunesTheTinyChain) {
 
 TEST_F(PruneTest, IterativeUnstructuredScheduleHoldsMasksThroughFineTuning) {
   NetGraph g = build(kTinyChain, "s1:conv_k3_w16", Shape{1, 8, 8}, 4);
-  TrainData data = tiny_data();
+  TrainData data = testing::tiny_tensors();
   TrainHyperparams h = tiny_hyperparams(2);
   GraphNet net(g);
   train_network(net, data, h, Monitor{}, 256, 1);

@@ -19,16 +19,7 @@ class QuantizeTest : public testing::TrainTest {
  protected:
   // The tiny synthetic task (256 1x8x8 images of 4 classes, 64 for validation) as tensors.
   static const TrainData& data() {
-    static const TrainData d = [] {
-      DatasetOptions o;
-      o.format = "synthetic";
-      o.synthetic_size = 256;
-      o.synthetic_classes = 4;
-      o.synthetic_shape = Shape{1, 8, 8};
-      o.val_size = 64;
-      o.seed = 3;
-      return to_tensors(load_dataset(o), AugmentOptions{}, torch::kCPU);
-    }();
+    static const TrainData d = testing::tiny_tensors();
     return d;
   }
 

@@ -5,6 +5,7 @@
 
 #include "core/config.h"
 #include "evaluators/fake_trial.h"
+#include "evaluators/nn/trainer.h"
 #include "spaces/architecture.h"
 #include "testing.h"
 
@@ -21,6 +22,18 @@ inline constexpr const char* kTinyChain =
 /// 256 synthetic 1x8x8 images of 4 classes, 64 of them held out for validation.
 inline constexpr const char* kTinyData =
     "dataset: {format: synthetic, size: 256, classes: 4, shape: [1, 8, 8], val_size: 64, seed: 3}\n";
+
+/// kTinyData as tensors on the CPU, for tests that call the trainer or compression steps directly.
+inline TrainData tiny_tensors() {
+  DatasetOptions o;
+  o.format = "synthetic";
+  o.synthetic_size = 256;
+  o.synthetic_classes = 4;
+  o.synthetic_shape = Shape{1, 8, 8};
+  o.val_size = 64;
+  o.seed = 3;
+  return to_tensors(load_dataset(o), AugmentOptions{}, torch::kCPU);
+}
 
 /// Settings that keep a trial fast and reproducible: one CPU thread, few latency runs.
 inline constexpr const char* kFastSettings = "device: cpu\nthreads: 1\nlatency: {runs: 3, warmup: 1}\n";

@@ -219,6 +219,17 @@ class Progress {
     std::cerr << what << " | " << fmt_seconds(now) << std::endl;
   }
 
+  // Messages are rare (one per compression variant), so unlike reports they are never throttled.
+  void trial_progress(int number, const std::string& message) {
+    if (quiet_) return;
+    std::string what = "trial " + std::to_string(number) + " " + message;
+    if (tty_) {
+      std::cerr << "\r\033[K" << summary_text() << " | " << what << std::flush;
+      return;
+    }
+    std::cerr << what << " | " << fmt_seconds(elapsed()) << std::endl;
+  }
+
   void status_line() {
     if (quiet_ || !tty_) return;
     std::cerr << "\r\033[K" << summary_text() << std::flush;
@@ -304,6 +315,7 @@ RunSummary run_in_process(LoadedStudy& ls, const CommonArgs& args, Progress* pro
     ro.on_trial_finished = [progress](const FrozenTrial& t) { progress->trial_finished(t); };
     StudyOptions so = ls.study->options();
     so.on_report = [progress](int number, int step, double value) { progress->trial_reported(number, step, value); };
+    so.on_progress = [progress](int number, const std::string& m) { progress->trial_progress(number, m); };
     ls.study->set_options(so);
   }
   return optimize(*ls.study, *ls.objective, ro);

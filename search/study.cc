@@ -44,6 +44,10 @@ std::string Trial::artifact_dir() const {
   return dir.string();
 }
 
+void Trial::progress(const std::string& message) {
+  if (study_->options_.on_progress) study_->options_.on_progress(number_, message);
+}
+
 bool Trial::stop_requested() const {
   return study_->options_.stop_flag != nullptr && study_->options_.stop_flag->load();
 }

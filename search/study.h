@@ -38,6 +38,8 @@ struct StudyOptions {
   std::string artifact_root;          ///< Folder for per-trial files (trial_<number>/ inside); "" keeps none.
   /// Called after a trial of this process reports an intermediate value (progress output of long trials).
   std::function<void(int number, int step, double value)> on_report;
+  /// Called with a trial's progress messages (TrialContext::progress).
+  std::function<void(int number, const std::string& message)> on_progress;
   /// Options with chainable setters, libtorch style.
   StudyOptions& with_seed(std::uint64_t s) { seed = s; return *this; }
   /// Sets the worker index.
@@ -68,6 +70,8 @@ class Trial : public TrialContext {
   void set_user_attr(const std::string& key, const Json& value) override;
   bool stop_requested() const override;
   std::string artifact_dir() const override;
+  /// Forwards to StudyOptions::on_progress.
+  void progress(const std::string& message) override;
 
   /// Storage id of the trial.
   std::int64_t id() const { return trial_id_; }

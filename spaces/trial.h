@@ -90,6 +90,9 @@ class TrialContext {
   /// A folder reserved for this trial's files (e.g. trained weights), created on demand; "" when the study
   /// keeps no files (in-memory storage).
   virtual std::string artifact_dir() const = 0;
+  /// A progress message for long work that reports no value (e.g. "int8: val_accuracy 0.8510"); shown by the
+  /// CLI's progress output, ignored by default.
+  virtual void progress(const std::string& message) { (void)message; }
 
   /// The parameter `name`; throws NotFoundError listing the parameters this trial has.
   const ParamValue& param(const std::string& name) const;

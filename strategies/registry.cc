@@ -25,9 +25,12 @@ struct PrunerEntry {
 const std::vector<SamplerEntry>& sampler_entries() {
   static const std::vector<SamplerEntry> kEntries = {
       {{"random", "independent uniform (or log-uniform) sampling; the baseline"}, &make_random_sampler},
-      {{"grid", "every combination of categorical/stepped values, each once across all workers"},
-       &make_grid_sampler},
+      {{"grid", "every combination of categorical/stepped values, each once across all workers"}, &make_grid_sampler},
       {{"tpe", "tree-structured Parzen estimator (Bergstra 2011; Optuna's default)"}, &make_tpe_sampler},
+      {{"gp", "Gaussian-process Bayesian optimization: Matern-5/2 ARD kernel, log expected improvement"},
+       &make_gp_sampler},
+      {{"evolution", "regularized (aging) evolution with tournament selection (Real et al. 2019)"},
+       &make_evolution_sampler},
   };
   return kEntries;
 }
@@ -40,8 +43,7 @@ const std::vector<PrunerEntry>& pruner_entries() {
        &make_percentile_pruner},
       {{"asha", "asynchronous successive halving (Li et al. 2020)"}, &make_asha_pruner},
       {{"hyperband", "Hyperband: several successive-halving brackets (Li et al. 2018)"}, &make_hyperband_pruner},
-      {{"patient", "wrap another pruner; prune only after `patience` steps without improvement"},
-       &make_patient_pruner},
+      {{"patient", "wrap another pruner; prune only after `patience` steps without improvement"}, &make_patient_pruner},
   };
   return kEntries;
 }

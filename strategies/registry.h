@@ -22,6 +22,12 @@ std::unique_ptr<Sampler> make_grid_sampler(SectionReader& options, const SearchS
 /// `tpe`: tree-structured Parzen estimator (independent or multivariate, constant liar, multi-objective).
 std::unique_ptr<Sampler> make_tpe_sampler(SectionReader& options, const SearchSpace& space, std::uint64_t seed,
                                           std::size_t n_objectives);
+/// `gp`: Gaussian-process BO (keys n_startup_trials, n_candidates, constant_liar).
+std::unique_ptr<Sampler> make_gp_sampler(SectionReader& options, const SearchSpace& space, std::uint64_t seed,
+                                         std::size_t n_objectives);
+/// `evolution`: regularized (aging) evolution (keys population_size, sample_size).
+std::unique_ptr<Sampler> make_evolution_sampler(SectionReader& options, const SearchSpace& space, std::uint64_t seed,
+                                                std::size_t n_objectives);
 
 /// `none`: never prunes.
 std::unique_ptr<Pruner> make_nop_pruner(SectionReader& options);

@@ -2,6 +2,7 @@
 // configured dataset with libtorch, and returns validation and deployment metrics.
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -186,6 +187,7 @@ class TrainObjective : public Objective {
                 const CompressionVariant& v, std::uint64_t seed, const TrainHooks& hooks, Json& metrics) {
     if (trial.stop_requested()) throw Interrupted("trial " + std::to_string(trial.number()) + " interrupted");
     const auto started = std::chrono::steady_clock::now();
+    trial.progress("compressing " + v.name);
     const ParamMap& params = trial.params();
     CompressedNet c = CompressedNet::from(trained);
     for (std::size_t i = 0; i < v.steps.size(); ++i) {
@@ -225,6 +227,10 @@ class TrainObjective : public Objective {
       metrics[key + "_" + v.name] = value;
       trial.set_user_attr(key + "_" + v.name, value);
     }
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", m["compress_time_s"].get<double>());
+    trial.progress(v.name + ": val_accuracy " + format_double(e.accuracy) + ", " +
+                   std::to_string(m["size_bytes"].get<std::int64_t>()) + " bytes (" + seconds + " s)");
   }
 
   // The dataset is read and converted to tensors once per objective, on the first trial.

@@ -40,6 +40,7 @@ class FakeTrial : public TrialContext {
   void set_user_attr(const std::string& key, const Json& value) override { attrs[key] = value; }
   bool stop_requested() const override { return stop; }
   std::string artifact_dir() const override { return artifacts; }
+  void progress(const std::string& message) override { messages.push_back(message); }
 
   std::vector<std::pair<int, double>> reports;     ///< (step, value) in the order reported.
   std::map<std::string, Json> attrs;               ///< User attributes set by the objective.
@@ -48,6 +49,7 @@ class FakeTrial : public TrialContext {
   std::optional<std::size_t> stop_after_reports;   ///< stop_requested() turns true once this many were reported.
   std::atomic<bool> stop{false};                   ///< What stop_requested() answers.
   std::string artifacts;                           ///< What artifact_dir() answers ("" = keep no files).
+  std::vector<std::string> messages;               ///< Progress messages, in order.
 
  private:
   ParamMap params_;

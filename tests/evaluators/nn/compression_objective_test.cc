@@ -100,6 +100,12 @@ TEST_F(CompressionObjectiveTest, LowBitPtqLosesMoreThanEightBit) {
   EXPECT_LT(attr(trial, "val_accuracy_int2"), attr(trial, "val_accuracy_int8"));
   EXPECT_LT(attr(trial, "val_accuracy_int2"), fp32 - 0.1);
   EXPECT_LT(attr(trial, "size_bytes_int2"), attr(trial, "size_bytes_int8"));
+  // Progress: a line when each variant starts and one with its result.
+  ASSERT_EQ(trial.messages.size(), 4u);
+  EXPECT_EQ(trial.messages[0], "compressing int8");
+  EXPECT_EQ(trial.messages[1].rfind("int8: val_accuracy ", 0), 0u) << trial.messages[1];
+  EXPECT_NE(trial.messages[1].find(" bytes ("), std::string::npos) << trial.messages[1];
+  EXPECT_EQ(trial.messages[2], "compressing int2");
 }
 
 TEST_F(CompressionObjectiveTest, DistillsFromTheStudysBestSavedTrial) {

@@ -26,19 +26,6 @@ constexpr int kGenes = 4;
 
 class EvolutionSamplerTest : public testing::SamplerTest {
  protected:
-  // Appends a trial with the given state; distributions are recorded as storage would.
-  FrozenTrial& record(const ParamMap& params, TrialState state, std::vector<double> values = {}) {
-    FrozenTrial t;
-    t.number = static_cast<int>(trials_.size());
-    t.trial_id = 100 + t.number;
-    t.state = state;
-    t.values = std::move(values);
-    t.params = params;
-    for (const auto& [name, value] : params) t.distributions[name] = space_.at(name).distribution;
-    trials_.push_back(t);
-    return trials_.back();
-  }
-
   // Genes g0..g3, each one of the integers 0..9 as a categorical.
   void gene_space() {
     std::vector<ParamValue> choices;
@@ -76,19 +63,6 @@ class EvolutionSamplerTest : public testing::SamplerTest {
     o.sample_size = sample;
     o.seed = seed;
     return o;
-  }
-
-  // The study loop in miniature: ask, evaluate, record COMPLETE; returns the best value seen.
-  double run(Sampler& sampler, int n, const std::function<double(const ParamMap&)>& f) {
-    double best = std::numeric_limits<double>::infinity();
-    for (int i = 0; i < n; ++i) {
-      ParamMap p = ask(sampler);
-      EXPECT_NO_THROW(space_.validate(p, true)) << "trial " << i;
-      double v = f(p);
-      best = std::min(best, v);
-      record(p, TrialState::kComplete, {v});
-    }
-    return best;
   }
 };
 
@@ -191,14 +165,14 @@ TEST_F(EvolutionSamplerTest, ConditionalSpacesStayValid) {
   space_.add(param("drop", Distribution::make_float(0.0, 0.5, false, 0.1)));
   EvolutionSampler sampler(options(10, 3, 2), 1);
   std::set<std::string> kinds;
-  run(sampler, 300, [&](const ParamMap& p) {
+  run_minimize(sampler, 300, [&](const ParamMap& p) {
     kinds.insert(p.at("kind").as_string());
     double v = std::abs(std::log10(p.at("lr").as_double()) + 2.5) + p.at("drop").as_double();
     if (p.at("kind").as_string() == "conv") v += std::abs(static_cast<double>(p.at("kernel").as_int()) - 3.0);
     return v;
   });
   EXPECT_EQ(kinds.size(), 3u);
-  // Mutations keep every value inside its domain (run() validates each ask), and numbers do move.
+  // Mutations keep every value inside its domain (run_minimize() validates each ask), and numbers do move.
   std::set<double> lrs;
   for (std::size_t i = 10; i < trials_.size(); ++i) lrs.insert(trials_[i].params.at("lr").as_double());
   EXPECT_GT(lrs.size(), 20u);
@@ -239,16 +213,16 @@ TEST_F(EvolutionSamplerTest, SameSeedSameSequence) {
     return v;
   };
   EvolutionSampler a(options(6, 3, 11), 1);
-  run(a, 60, f);
+  run_minimize(a, 60, f);
   std::vector<FrozenTrial> first = trials_;
   trials_.clear();
   EvolutionSampler b(options(6, 3, 11), 1);
-  run(b, 60, f);
+  run_minimize(b, 60, f);
   int differences = 0;
   for (std::size_t i = 0; i < trials_.size(); ++i) EXPECT_EQ(trials_[i].params, first[i].params) << "trial " << i;
   trials_.clear();
   EvolutionSampler c(options(6, 3, 12), 1);
-  run(c, 60, f);
+  run_minimize(c, 60, f);
   for (std::size_t i = 0; i < trials_.size(); ++i) differences += trials_[i].params != first[i].params ? 1 : 0;
   EXPECT_GT(differences, 40);
 }
@@ -299,10 +273,10 @@ TEST_F(EvolutionSamplerTest, FindsBetterPointsThanRandomSearch) {
   for (std::uint64_t seed = 0; seed < 10; ++seed) {
     trials_.clear();
     EvolutionSampler evolution(options(20, 5, seed), 1);
-    evolution_total += run(evolution, 200, f);
+    evolution_total += run_minimize(evolution, 200, f);
     trials_.clear();
     RandomSampler random(seed);
-    random_total += run(random, 200, f);
+    random_total += run_minimize(random, 200, f);
   }
   EXPECT_LT(evolution_total, random_total * 0.5)
       << "mean best: evolution " << evolution_total / 10 << ", random " << random_total / 10;

@@ -23,31 +23,6 @@ using testing::param;
 
 class GpSamplerTest : public testing::SamplerTest {
  protected:
-  FrozenTrial& record(const ParamMap& params, TrialState state, std::vector<double> values = {}) {
-    FrozenTrial t;
-    t.number = static_cast<int>(trials_.size());
-    t.trial_id = 100 + t.number;
-    t.state = state;
-    t.values = std::move(values);
-    t.params = params;
-    for (const auto& [name, value] : params) t.distributions[name] = space_.at(name).distribution;
-    trials_.push_back(t);
-    return trials_.back();
-  }
-
-  // The study loop in miniature; returns the best value found.
-  double run(Sampler& sampler, int n, const std::function<double(const ParamMap&)>& f) {
-    double best = std::numeric_limits<double>::infinity();
-    for (int i = 0; i < n; ++i) {
-      ParamMap p = ask(sampler);
-      EXPECT_NO_THROW(space_.validate(p, true)) << "trial " << i;
-      double v = f(p);
-      record(p, TrialState::kComplete, {v});
-      best = std::min(best, v);
-    }
-    return best;
-  }
-
   static GpSamplerOptions options(std::uint64_t seed, int n_startup = 10) {
     GpSamplerOptions o;
     o.seed = seed;
@@ -153,7 +128,7 @@ TEST_F(GpSamplerTest, ConvergesOnAQuadraticAndHonoursFixedValues) {
   space_.add(param("x", Distribution::make_float(0, 1)));
   space_.add(param("y", Distribution::make_float(0, 1)));
   GpSampler gp(options(11, 8), 1);
-  double best = run(gp, 30, quadratic);
+  double best = run_minimize(gp, 30, quadratic);
   // Random search's expected best of 30 is about 0.02; the GP homes in on (0.3, 0.6).
   EXPECT_LT(best, 1e-3);
   // With x fixed at its optimum, only y = 0.6 can improve on the incumbent.
@@ -170,10 +145,10 @@ TEST_F(GpSamplerTest, BeatsRandomSearchOnBranin) {
   for (std::uint64_t seed : seeds) {
     trials_.clear();
     GpSampler gp(options(seed), 1);
-    double g = run(gp, 60, branin);
+    double g = run_minimize(gp, 60, branin);
     trials_.clear();
     RandomSampler random(seed);
-    double r = run(random, 60, branin);
+    double r = run_minimize(random, 60, branin);
     gp_total += g;
     random_total += r;
     // The global minimum is 0.397887; the GP gets close on every seed.
@@ -186,7 +161,7 @@ TEST_F(GpSamplerTest, MaximizeIsMinimizeOfTheNegatedValues) {
   space_.add(param("x", Distribution::make_float(0, 1)));
   space_.add(param("y", Distribution::make_float(0, 1)));
   GpSampler random_phase(options(3), 1);
-  run(random_phase, 12, quadratic);
+  run_minimize(random_phase, 12, quadratic);
   GpSampler minimizer(options(21), 1);
   ParamMap by_min = ask(minimizer);
   for (auto& t : trials_) t.values[0] = -t.values[0];
@@ -201,7 +176,7 @@ TEST_F(GpSamplerTest, RunningTrialsChangeTheProposal) {
   space_.add(param("op", Distribution::make_categorical({"a", "b"})));
   auto f = [](const ParamMap& p) { return quadratic(p) + (p.at("op") == ParamValue("a") ? 0.0 : 0.1); };
   GpSampler random_phase(options(3), 1);
-  run(random_phase, 14, f);
+  run_minimize(random_phase, 14, f);
   for (const char* liar : {"best", "mean", "worst", "believer"}) {
     SCOPED_TRACE(liar);
     GpSamplerOptions o = options(8);
@@ -237,7 +212,7 @@ TEST_F(GpSamplerTest, HandlesConditionalCategoricalSpacesAndOtherStates) {
   record({{"opt", "sgd"}, {"lr", 0.02}, {"momentum", 0.5}, {"layers", 2}}, TrialState::kComplete,
          {std::numeric_limits<double>::quiet_NaN()});
   GpSampler gp(options(4, 5), 1);
-  double best = run(gp, 20, [](const ParamMap& p) {
+  double best = run_minimize(gp, 20, [](const ParamMap& p) {
     double l = std::log10(p.at("lr").as_double()) + 2;
     double m = p.count("momentum") ? p.at("momentum").as_double() - 0.9 : 0.5;
     return l * l + m * m + 0.1 * static_cast<double>(p.at("layers").as_int());

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <algorithm>
+#include <functional>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,8 +31,35 @@ class SamplerTest : public NasforgeTest {
     return sampler.sample(ctx);
   }
 
-  SearchSpace space_;                                                    ///< Filled by each test.
-  std::vector<FrozenTrial> trials_;                                      ///< The history the sampler sees.
+  /// Appends a trial with the given state and values; distributions are recorded as storage would.
+  FrozenTrial& record(const ParamMap& params, TrialState state, std::vector<double> values = {}) {
+    FrozenTrial t;
+    t.number = static_cast<int>(trials_.size());
+    t.trial_id = 100 + t.number;
+    t.state = state;
+    t.values = std::move(values);
+    t.params = params;
+    for (const auto& [name, value] : params) t.distributions[name] = space_.at(name).distribution;
+    trials_.push_back(t);
+    return trials_.back();
+  }
+
+  /// The study loop in miniature for one objective: ask, check, evaluate `f`, record COMPLETE, `n` times;
+  /// returns the smallest value seen.
+  double run_minimize(Sampler& sampler, int n, const std::function<double(const ParamMap&)>& f) {
+    double best = std::numeric_limits<double>::infinity();
+    for (int i = 0; i < n; ++i) {
+      ParamMap p = ask(sampler);
+      EXPECT_NO_THROW(space_.validate(p, true)) << "trial " << i;
+      const double v = f(p);
+      record(p, TrialState::kComplete, {v});
+      best = std::min(best, v);
+    }
+    return best;
+  }
+
+  SearchSpace space_;                                                  ///< Filled by each test.
+  std::vector<FrozenTrial> trials_;                                    ///< The history the sampler sees.
   std::vector<StudyDirection> directions_{StudyDirection::kMinimize};  ///< One objective by default.
 };
 

@@ -22,19 +22,6 @@ using testing::param;
 
 class TpeSamplerTest : public testing::SamplerTest {
  protected:
-  // Appends a finished trial with the given state; distributions are recorded as storage would.
-  FrozenTrial& record(const ParamMap& params, TrialState state, std::vector<double> values = {}) {
-    FrozenTrial t;
-    t.number = static_cast<int>(trials_.size());
-    t.trial_id = 100 + t.number;
-    t.state = state;
-    t.values = std::move(values);
-    t.params = params;
-    for (const auto& [name, value] : params) t.distributions[name] = space_.at(name).distribution;
-    trials_.push_back(t);
-    return trials_.back();
-  }
-
   // The study loop in miniature: ask, evaluate, record COMPLETE.
   std::vector<ParamMap> run(Sampler& sampler, int n, const std::function<std::vector<double>(const ParamMap&)>& f) {
     std::vector<ParamMap> asked;
@@ -54,7 +41,6 @@ class TpeSamplerTest : public testing::SamplerTest {
     o.group = multivariate;
     return o;
   }
-
 };
 
 TEST_F(TpeSamplerTest, GammaAndWeightsFollowOptunaDefaults) {

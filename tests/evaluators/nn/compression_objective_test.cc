@@ -13,20 +13,16 @@
 namespace nasforge {
 namespace {
 
-using testing::build_objective;
 using testing::FakeTrial;
-using testing::kFastSettings;
-using testing::kTinyData;
 
 constexpr const char* kConv = "s1:conv_k3_w16";
 
 class CompressionObjectiveTest : public testing::TrainTest {
  protected:
+  // Four epochs: enough for the tiny task to be learned well before it is compressed.
   static std::unique_ptr<Objective> objective(const std::string& extra, const SearchSpace& space,
                                               std::size_t n_objectives = 1) {
-    return build_objective(
-        std::string("kind: train\n") + kTinyData + kFastSettings + "epochs: 4\nbatch_size: 32\nlr: 0.1\n" + extra,
-        space, n_objectives);
+    return TrainTest::objective("epochs: 4\nbatch_size: 32\nlr: 0.1\n" + extra, space, n_objectives);
   }
   static double attr(const FakeTrial& t, const std::string& key) {
     auto it = t.attrs.find(key);

@@ -18,18 +18,10 @@ namespace {
 using testing::build_objective;
 using testing::FakeTrial;
 using testing::kFastSettings;
-using testing::kTinyData;
 
 constexpr const char* kConv = "s1:conv_k3_w16";
 
-class TrainObjectiveTest : public testing::TrainTest {
- protected:
-  // The objective for `extra` keys on top of the tiny data and fast settings.
-  static std::unique_ptr<Objective> objective(const std::string& extra, const SearchSpace& space,
-                                              std::size_t n_objectives = 1) {
-    return build_objective(std::string("kind: train\n") + kTinyData + kFastSettings + extra, space, n_objectives);
-  }
-};
+class TrainObjectiveTest : public testing::TrainTest {};
 
 // Bitwise equality of two doubles (EXPECT_EQ would also pass for -0 == 0; here every bit must match).
 bool same_bits(double a, double b) {

@@ -47,6 +47,11 @@ class TrainTest : public NasforgeTest {
     space.set_architecture(make_architecture(ConfigNode::parse_string(arch_yaml, "arch.yaml")));
     return space;
   }
+  /// The `train` objective for `extra` keys on top of kTinyData and kFastSettings.
+  static std::unique_ptr<Objective> objective(const std::string& extra, const SearchSpace& space,
+                                              std::size_t n_objectives = 1) {
+    return build_objective(std::string("kind: train\n") + kTinyData + kFastSettings + extra, space, n_objectives);
+  }
   /// The architecture parameters of `genotype` plus `extra`.
   static ParamMap params_of(const SearchSpace& space, const std::string& genotype, const ParamMap& extra = {}) {
     ParamMap p = space.architecture()->params(genotype);

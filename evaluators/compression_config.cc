@@ -28,6 +28,22 @@ SettingSpec choice_key(const char* name, std::vector<std::string> choices, const
   return {name, name, SettingType::kChoice, 0, false, 0, false, std::move(choices), doc, ParamValue(std::string(def))};
 }
 
+// The observers and k-means initializations by their to_string() names, which are also their YAML names.
+const std::vector<ObserverKind> kObservers = {ObserverKind::kMinMax, ObserverKind::kMovingAverage,
+                                              ObserverKind::kPercentile, ObserverKind::kEntropy};
+const std::vector<ClusterInit> kClusterInits = {ClusterInit::kLinear, ClusterInit::kRandom, ClusterInit::kDensity};
+
+std::vector<std::string> observer_names() {
+  std::vector<std::string> names;
+  for (ObserverKind k : kObservers) names.emplace_back(to_string(k));
+  return names;
+}
+std::vector<std::string> cluster_init_names() {
+  std::vector<std::string> names;
+  for (ClusterInit k : kClusterInits) names.emplace_back(to_string(k));
+  return names;
+}
+
 // Keys shared by the steps that quantize.
 std::vector<SettingSpec> quant_keys(bool qat) {
   std::vector<SettingSpec> k;
@@ -42,7 +58,7 @@ std::vector<SettingSpec> quant_keys(bool qat) {
   k.push_back(bool_key("weight_symmetric", true, "symmetric weight quantization (zero point 0)"));
   k.push_back(bool_key("activation_symmetric", false, "symmetric activation quantization (else affine)"));
   if (!qat) {
-    k.push_back(choice_key("observer", {"minmax", "moving_average", "percentile", "entropy"}, "minmax",
+    k.push_back(choice_key("observer", observer_names(), "minmax",
                            "activation range calibration: minmax, moving_average, percentile, or entropy (KL)"));
     k.push_back(float_key("percentile", 50, true, 100, false, 99.99, "percentile observer: upper percentile kept"));
   } else {
@@ -76,7 +92,7 @@ const std::vector<SettingSpec>& step_keys(StepKind kind) {
   };
   static const std::vector<SettingSpec> kCluster = {
       int_key("clusters", 2, 65536, 16, "shared values (centroids) per layer"),
-      choice_key("init", {"linear", "random", "density"}, "linear", "initial centroids: linear, random, or density"),
+      choice_key("init", cluster_init_names(), "linear", "initial centroids: linear, random, or density"),
       int_key("finetune_epochs", 0, kInf, 0, "epochs fine-tuning the centroids"),
       float_key("lr", 0, true, kInf, true, 0.01, "peak learning rate of the fine-tuning (cosine)"),
   };
@@ -102,15 +118,27 @@ const std::vector<SettingSpec>& distill_keys() {
   return kKeys;
 }
 
-// The resolved values of one step, by key.
+// The resolved values of step `i` of `v`, by key; StateError unless the step is of kind `kind`.
 class Values {
  public:
-  Values(const CompressionStep& step, const ParamMap& params) {
+  Values(const CompressionVariant& v, std::size_t i, StepKind kind, const ParamMap& params) {
+    const CompressionStep& step = v.steps.at(i);
+    check(step.kind == kind, "step " + std::to_string(i) + " of compress." + v.name + " is a " + to_string(step.kind) +
+                                 " step, not " + to_string(kind));
     const auto& keys = step_keys(step.kind);
     for (const auto& s : step.settings) {
       auto spec = std::find_if(keys.begin(), keys.end(), [&](const SettingSpec& k) { return k.key == s.key; });
       values_.emplace_back(s.key, resolve_setting(s, *spec, params));
     }
+  }
+  // The keys every quantizing step has.
+  QuantScheme scheme() const {
+    QuantScheme q;
+    q.bits = static_cast<int>((*this)["bits"].as_int());
+    q.per_channel = (*this)["per_channel"].as_bool();
+    q.weight_symmetric = (*this)["weight_symmetric"].as_bool();
+    q.activation_symmetric = (*this)["activation_symmetric"].as_bool();
+    return q;
   }
   const ParamValue& operator[](const std::string& key) const {
     for (const auto& [k, v] : values_) {
@@ -182,37 +210,28 @@ bool CompressionVariant::quantizes() const {
 }
 
 QuantizeOptions CompressionVariant::quantize_options(std::size_t i, const ParamMap& params) const {
-  check(steps.at(i).kind == StepKind::kQuantize, "step " + std::to_string(i) + " is not a quantize step");
-  Values v(steps[i], params);
+  Values v(*this, i, StepKind::kQuantize, params);
   QuantizeOptions o;
+  static_cast<QuantScheme&>(o) = v.scheme();
   const std::string mode = v["mode"].as_string();
   o.mode = mode == "dynamic" ? QuantMode::kDynamic : mode == "float16" ? QuantMode::kFloat16 : QuantMode::kStatic;
-  o.bits = static_cast<int>(v["bits"].as_int());
   if (o.mode == QuantMode::kStatic && o.bits > 8) {
     throw ObjectiveError("compress." + name + ": static quantization supports 2..8 bits, got bits " +
                          std::to_string(o.bits));
   }
-  o.per_channel = v["per_channel"].as_bool();
-  o.weight_symmetric = v["weight_symmetric"].as_bool();
-  o.activation_symmetric = v["activation_symmetric"].as_bool();
-  const std::string obs = v["observer"].as_string();
-  o.observer = obs == "moving_average" ? ObserverKind::kMovingAverage
-               : obs == "percentile"   ? ObserverKind::kPercentile
-               : obs == "entropy"      ? ObserverKind::kEntropy
-                                       : ObserverKind::kMinMax;
+  // Resolved values were checked against observer_names(), so one of them matches.
+  for (ObserverKind k : kObservers) {
+    if (v["observer"].as_string() == to_string(k)) o.observer = k;
+  }
   o.percentile = v["percentile"].as_double();
   o.calibration_samples = v["calibration_samples"].as_int();
   return o;
 }
 
 QatOptions CompressionVariant::qat_options(std::size_t i, const ParamMap& params) const {
-  check(steps.at(i).kind == StepKind::kQat, "step " + std::to_string(i) + " is not a qat step");
-  Values v(steps[i], params);
+  Values v(*this, i, StepKind::kQat, params);
   QatOptions o;
-  o.bits = static_cast<int>(v["bits"].as_int());
-  o.per_channel = v["per_channel"].as_bool();
-  o.weight_symmetric = v["weight_symmetric"].as_bool();
-  o.activation_symmetric = v["activation_symmetric"].as_bool();
+  static_cast<QuantScheme&>(o) = v.scheme();
   o.epochs = v["epochs"].as_int();
   o.lr = v["lr"].as_double();
   o.calibration_samples = v["calibration_samples"].as_int();
@@ -220,8 +239,7 @@ QatOptions CompressionVariant::qat_options(std::size_t i, const ParamMap& params
 }
 
 PruneOptions CompressionVariant::prune_options(std::size_t i, const ParamMap& params) const {
-  check(steps.at(i).kind == StepKind::kPrune, "step " + std::to_string(i) + " is not a prune step");
-  Values v(steps[i], params);
+  Values v(*this, i, StepKind::kPrune, params);
   PruneOptions o;
   o.structure = v["structure"].as_string() == "channel" ? PruneStructure::kChannel : PruneStructure::kUnstructured;
   o.global = v["scope"].as_string() == "global";
@@ -240,12 +258,12 @@ PruneOptions CompressionVariant::prune_options(std::size_t i, const ParamMap& pa
 }
 
 ClusterOptions CompressionVariant::cluster_options(std::size_t i, const ParamMap& params) const {
-  check(steps.at(i).kind == StepKind::kCluster, "step " + std::to_string(i) + " is not a cluster step");
-  Values v(steps[i], params);
+  Values v(*this, i, StepKind::kCluster, params);
   ClusterOptions o;
   o.clusters = v["clusters"].as_int();
-  const std::string init = v["init"].as_string();
-  o.init = init == "random" ? ClusterInit::kRandom : init == "density" ? ClusterInit::kDensity : ClusterInit::kLinear;
+  for (ClusterInit k : kClusterInits) {
+    if (v["init"].as_string() == to_string(k)) o.init = k;
+  }
   o.finetune_epochs = v["finetune_epochs"].as_int();
   o.lr = v["lr"].as_double();
   return o;

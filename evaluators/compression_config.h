@@ -21,24 +21,24 @@ enum class QuantMode {
   kFloat16,  ///< Weights rounded to IEEE half precision; activations stay float.
 };
 
+/// The integer format shared by post-training quantization and QAT.
+struct QuantScheme {
+  int bits = 8;                       ///< Integer bit width: 2..8 (static, QAT), 2..16 (dynamic weights).
+  bool per_channel = true;            ///< One weight scale per output channel (else one per tensor).
+  bool weight_symmetric = true;       ///< Weights: zero point in the middle of the signed range.
+  bool activation_symmetric = false;  ///< Activations: symmetric instead of affine (asymmetric).
+};
+
 /// Post-training quantization (`quantize:` step), after the trial's values of "$param" settings are resolved.
-struct QuantizeOptions {
+struct QuantizeOptions : QuantScheme {
   QuantMode mode = QuantMode::kStatic;            ///< What is quantized.
-  int bits = 8;                                   ///< Integer bit width: 2..8 (static), 2..16 (dynamic weights).
-  bool per_channel = true;                        ///< One weight scale per output channel (else one per tensor).
-  bool weight_symmetric = true;                   ///< Weights: zero point in the middle of the signed range.
-  bool activation_symmetric = false;              ///< Activations: symmetric instead of affine (asymmetric).
   ObserverKind observer = ObserverKind::kMinMax;  ///< How activation ranges are calibrated (static mode).
   double percentile = 99.99;                      ///< Percentile observer: the upper percentile kept.
   std::int64_t calibration_samples = 1024;        ///< Training samples run through the network to calibrate.
 };
 
 /// Quantization-aware training (`qat:` step).
-struct QatOptions {
-  int bits = 8;                             ///< Weight and activation bit width, 2..8.
-  bool per_channel = true;                  ///< One weight scale per output channel.
-  bool weight_symmetric = true;             ///< Symmetric weight quantization.
-  bool activation_symmetric = false;        ///< Symmetric activation quantization.
+struct QatOptions : QuantScheme {
   std::int64_t epochs = 1;                  ///< Fine-tuning epochs with fake quantization in the forward pass.
   double lr = 0.01;                         ///< Peak learning rate of that fine-tuning (cosine to 0).
   std::int64_t calibration_samples = 1024;  ///< Samples that set the initial activation ranges.

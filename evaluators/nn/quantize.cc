@@ -263,6 +263,17 @@ void calibrate(CompressedNet& c, const std::shared_ptr<FakeQuantizer>& fq, const
   c.net->train(was_training);
 }
 
+// The fields every quantizer takes from the step's integer format.
+QuantizerConfig scheme_config(const QuantScheme& s) {
+  QuantizerConfig config;
+  config.weight_bits = s.bits;
+  config.per_channel = s.per_channel;
+  config.weight_symmetric = s.weight_symmetric;
+  config.activation_bits = s.bits;
+  config.activation_symmetric = s.activation_symmetric;
+  return config;
+}
+
 void check_bits(int bits, int max_bits, const char* what) {
   if (bits < 2 || bits > max_bits) {
     throw ValueError(std::string(what) + " bits " + std::to_string(bits) + " is outside the supported 2.." +
@@ -289,7 +300,7 @@ torch::Tensor fake_quantize_channels(const torch::Tensor& x, const torch::Tensor
 
 void quantize_post_training(CompressedNet& c, const QuantizeOptions& o, const TrainData& data,
                             std::int64_t batch_size) {
-  QuantizerConfig config;
+  QuantizerConfig config = scheme_config(o);
   switch (o.mode) {
     case QuantMode::kStatic:
       check_bits(o.bits, 8, "static quantization");
@@ -305,11 +316,6 @@ void quantize_post_training(CompressedNet& c, const QuantizeOptions& o, const Tr
       config.weights = WeightFormat::kHalf;
       break;
   }
-  config.weight_bits = o.bits;
-  config.per_channel = o.per_channel;
-  config.weight_symmetric = o.weight_symmetric;
-  config.activation_bits = o.bits;
-  config.activation_symmetric = o.activation_symmetric;
   config.observer = o.observer;
   config.observer_options.percentile = o.percentile;
   config.observer_options.bits = o.bits;
@@ -334,14 +340,9 @@ TrainResult quantize_aware_training(CompressedNet& c, const QatOptions& o, const
                                     const TrainHooks& hooks) {
   check_bits(o.bits, 8, "quantization-aware training");
   if (o.epochs < 0) throw ValueError("qat epochs must be >= 0, got " + std::to_string(o.epochs));
-  QuantizerConfig config;
+  QuantizerConfig config = scheme_config(o);
   config.weights = WeightFormat::kInteger;
-  config.weight_bits = o.bits;
-  config.per_channel = o.per_channel;
-  config.weight_symmetric = o.weight_symmetric;
   config.activations = ActivationMode::kStatic;
-  config.activation_bits = o.bits;
-  config.activation_symmetric = o.activation_symmetric;
   config.observer = ObserverKind::kMovingAverage;
   config.observer_options.averaging_constant = kQatAveragingConstant;
 

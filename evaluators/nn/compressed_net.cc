@@ -25,7 +25,7 @@ torch::Device device_of(GraphNet& net) {
 }  // namespace
 
 CompressedNet CompressedNet::from(GraphNet& net) {
-  CompressedNet c{net->graph()};
+  CompressedNet c(net->graph());
   c.net = GraphNet(c.graph);
   c.net->to(device_of(net));
   copy_state(net, c.net);

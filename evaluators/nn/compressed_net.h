@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -31,6 +32,9 @@ struct CompressedNet {
   bool weight_float = true;              ///< Float storage (fp32/fp16) rather than integers with a scale.
   bool per_channel = false;              ///< Integer weights have one scale per output channel.
   bool activations_quantized = false;    ///< Activations run through fake quantization (static or QAT).
+
+  /// `graph` with no module yet (see from()).
+  explicit CompressedNet(NetGraph g) : graph(std::move(g)) {}
 
   /// An independent copy of `net` (same graph, cloned parameters and buffers, same device).
   static CompressedNet from(GraphNet& net);

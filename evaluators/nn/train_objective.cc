@@ -79,10 +79,11 @@ class TrainObjective : public Objective {
 
     TrainHooks hooks;
     hooks.stop_requested = [&trial] { return trial.stop_requested(); };
-    std::optional<Teacher> teacher = find_teacher(trial, *data);
+    const DistillOptions distill = c_.compression.distill_options(trial.params());
+    std::optional<Teacher> teacher = find_teacher(trial, distill, *data);
     if (teacher) {
-      hooks.loss = [&teacher, &h, o = c_.compression.distill_options(trial.params())](
-                       const torch::Tensor& x, const torch::Tensor& logits, const torch::Tensor& y) {
+      hooks.loss = [&teacher, &h, &o = distill](const torch::Tensor& x, const torch::Tensor& logits,
+                                                const torch::Tensor& y) {
         return distillation_loss(logits, teacher->logits(x), y, o.alpha, o.temperature, h.label_smoothing);
       };
     }
@@ -169,8 +170,7 @@ class TrainObjective : public Objective {
   }
 
   // The teacher named by distill:, when distillation is on for this trial; records what was used.
-  std::optional<Teacher> find_teacher(TrialContext& trial, const TrainData& data) {
-    DistillOptions o = c_.compression.distill_options(trial.params());
+  std::optional<Teacher> find_teacher(TrialContext& trial, const DistillOptions& o, const TrainData& data) {
     if (!o.enabled) {
       if (!c_.compression.distill.empty()) trial.set_user_attr("distilled_from", "none (distill disabled)");
       return std::nullopt;

@@ -37,6 +37,37 @@ Json CostMetrics::to_json() const {
       {"params", params}, {"macs", macs}, {"size_bytes", size_bytes}, {"peak_mem_bytes", peak_activation_bytes}};
 }
 
+CostBudget CostBudget::from_config(const ConfigNode& section) {
+  SectionReader r(section);
+  CostBudget b;
+  auto limit = [&r](const std::string& key, const std::string& doc) {
+    std::optional<std::int64_t> v = r.optional_integer(key, doc);
+    if (v) r.require(*v > 0, key, "must be a positive limit, got " + std::to_string(*v));
+    return v;
+  };
+  b.params = limit("params", "most trainable parameters a candidate may have");
+  b.macs = limit("macs", "most multiply-accumulates of one inference (batch 1)");
+  b.size_bytes = limit("size_bytes", "most fp32 weight bytes");
+  b.peak_mem_bytes = limit("peak_mem_bytes", "most peak activation memory in bytes");
+  r.finish();
+  return b;
+}
+
+std::optional<std::string> CostBudget::violation(const CostMetrics& costs) const {
+  std::string why;
+  auto over = [&why](const char* name, std::int64_t value, const std::optional<std::int64_t>& limit) {
+    if (!limit || value <= *limit) return;
+    why += (why.empty() ? "" : ", ") + std::string(name) + " " + std::to_string(value) + " > budget " +
+           std::to_string(*limit);
+  };
+  over("params", costs.params, params);
+  over("macs", costs.macs, macs);
+  over("size_bytes", costs.size_bytes, size_bytes);
+  over("peak_mem_bytes", costs.peak_activation_bytes, peak_mem_bytes);
+  if (why.empty()) return std::nullopt;
+  return why;
+}
+
 CostMetrics analyze_costs(const NetGraph& graph) {
   CostMetrics m;
   const std::vector<NetNode>& nodes = graph.nodes();

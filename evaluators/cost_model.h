@@ -1,7 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
+#include "core/config.h"
 #include "core/json.h"
 #include "spaces/net_graph.h"
 
@@ -16,6 +19,22 @@ struct CostMetrics {
 
   /// {"params":..,"macs":..,"size_bytes":..,"peak_mem_bytes":..}: the names stored with each trial.
   Json to_json() const;
+};
+
+/// Hard upper limits on a candidate's costs (the `budget:` key of a train objective); a candidate over any of them
+/// is rejected before it is trained. Limits are inclusive; an absent one is no limit.
+struct CostBudget {
+  std::optional<std::int64_t> params;          ///< Trainable parameters.
+  std::optional<std::int64_t> macs;            ///< Multiply-accumulates of one inference.
+  std::optional<std::int64_t> size_bytes;      ///< fp32 deployed weight bytes.
+  std::optional<std::int64_t> peak_mem_bytes;  ///< Peak activation memory.
+
+  /// Reads a `budget:` mapping; ConfigError naming the key and value for unknown keys and non-positive limits.
+  static CostBudget from_config(const ConfigNode& section);
+  /// True when no limit is set.
+  bool empty() const { return !params && !macs && !size_bytes && !peak_mem_bytes; }
+  /// Why `costs` exceed the budget ("macs 5123456 > budget 4000000"; every exceeded limit), or nullopt.
+  std::optional<std::string> violation(const CostMetrics& costs) const;
 };
 
 /// Counts params, MACs, size and peak activation memory of `graph`. Activations, BatchNorm and dropout run in

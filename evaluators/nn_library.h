@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -10,6 +11,14 @@
 #include "spaces/search_space.h"
 
 namespace nasforge {
+
+// Strategy types, forward-declared so that evaluators/ does not include strategies/ headers.
+class Sampler;
+struct RlOptions;
+struct DifferentiableOptions;
+struct DifferentiableResult;
+struct CellSkeleton;
+struct TrainConfig;
 
 /// Entry points into the libtorch code. That code is built as its own shared library (libnasforge_nn.so, from
 /// every nn/ folder) and loaded on first use, so commands that train nothing (trials, best, ask, tell, ...)
@@ -21,10 +30,16 @@ struct NnApi {
                                                       std::size_t n_objectives, const std::string& base_dir) = nullptr;
   /// See evaluate_bundle.
   Json (*evaluate_bundle)(const std::string& dir, const std::string& device, int threads) = nullptr;
+  /// The `rl` strategy's controller sampler (strategies/nn/rl_controller.h).
+  std::unique_ptr<Sampler> (*make_rl_sampler)(const RlOptions& options, const SearchSpace& space) = nullptr;
+  /// One `darts`/`gdas` supernet search on the train objective's data (strategies/nn/differentiable_search.h).
+  DifferentiableResult (*run_differentiable_search)(const DifferentiableOptions& options, const CellSkeleton& cell,
+                                                    const TrainConfig& train,
+                                                    const std::function<void(const std::string&)>& progress) = nullptr;
 };
 
 /// Bumped whenever NnApi changes.
-inline constexpr int kNnApiVersion = 1;
+inline constexpr int kNnApiVersion = 2;
 /// The exported C symbol returning the library's NnApi.
 inline constexpr const char* kNnApiSymbol = "nasforge_nn_api";
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,12 @@ class Objective {
   virtual ~Objective() = default;
   /// One value per study direction.
   virtual std::vector<double> evaluate(TrialContext& trial) = 0;
+  /// Why a candidate with `params` must not be evaluated at all (over the objective's hard `budget:`), or nullopt.
+  /// The study asks for another candidate instead; cheap next to evaluate() (no training).
+  virtual std::optional<std::string> reject(const ParamMap& params) {
+    (void)params;
+    return std::nullopt;
+  }
 };
 
 /// Name and one-line description of a registered objective kind.

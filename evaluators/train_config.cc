@@ -128,6 +128,9 @@ TrainConfig TrainConfig::from_config(SectionReader& options, const SearchSpace& 
   }
   c.dataset_yaml = dataset.dump();
   c.compression = CompressionConfig::from_config(options, space, base_dir);
+  c.budget = CostBudget::from_config(
+      options.child("budget", "mapping",
+                    "hard limits {params, macs, size_bytes, peak_mem_bytes}: over-budget candidates are not trained"));
   std::vector<std::string> metrics = train_metric_names();
   for (const auto& m : c.compression.metric_names()) metrics.push_back(m);
 

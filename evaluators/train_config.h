@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/param_value.h"
 #include "evaluators/compression_config.h"
+#include "evaluators/cost_model.h"
 #include "evaluators/dataset.h"
 #include "evaluators/setting.h"
 #include "spaces/search_space.h"
@@ -53,6 +54,7 @@ struct TrainConfig {
   std::int64_t latency_warmup = 5;      ///< Untimed passes before them.
   bool save_weights = true;             ///< Write weights.pt + model.json into the trial's artifact folder.
   CompressionConfig compression;        ///< The `compress:` variants and the `distill:` section.
+  CostBudget budget;                    ///< The `budget:` section: candidates over it are never trained.
 
   /// Reads the keys of a `kind: train` section from `options` (the caller declared `kind` and calls finish()).
   /// Needs `space` to hold an architecture; checks that every "$name" names a parameter of `space` whose whole

@@ -97,7 +97,8 @@ LoadedStudy open_study(const std::shared_ptr<Storage>& storage, const std::strin
   if (worker_index > 0) sampler_seed = mix_seed(sampler_seed, static_cast<std::uint64_t>(worker_index));
   if (existing > 0) sampler_seed = mix_seed(sampler_seed, existing + 0x5eed);
   ls.study->set_space(ls.config.space);
-  ls.study->set_sampler(make_sampler(ls.config.strategy(), ls.config.space, sampler_seed, info.directions.size()));
+  ls.study->set_sampler(make_sampler(ls.config.strategy(), ls.config.space, sampler_seed,
+                                       StrategyEnv{info.directions.size(), ls.config.objective(), ls.config.base_dir}));
   ls.study->set_pruner(make_pruner(ls.config.pruner()));
   StudyOptions options;
   options.with_seed(seed)
@@ -221,8 +222,14 @@ class Progress {
 
   // Messages are rare (one per compression variant), so unlike reports they are never throttled.
   void trial_progress(int number, const std::string& message) {
+    message_line("trial " + std::to_string(number) + " " + message);
+  }
+
+  /// A strategy's own long work between trials (e.g. a darts supernet epoch).
+  void strategy_progress(const std::string& message) { message_line("strategy: " + message); }
+
+  void message_line(const std::string& what) {
     if (quiet_) return;
-    std::string what = "trial " + std::to_string(number) + " " + message;
     if (tty_) {
       std::cerr << "\r\033[K" << summary_text() << " | " << what << std::flush;
       return;
@@ -316,6 +323,7 @@ RunSummary run_in_process(LoadedStudy& ls, const CommonArgs& args, Progress* pro
     StudyOptions so = ls.study->options();
     so.on_report = [progress](int number, int step, double value) { progress->trial_reported(number, step, value); };
     so.on_progress = [progress](int number, const std::string& m) { progress->trial_progress(number, m); };
+    so.on_strategy_progress = [progress](const std::string& m) { progress->strategy_progress(m); };
     ls.study->set_options(so);
   }
   return optimize(*ls.study, *ls.objective, ro);

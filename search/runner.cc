@@ -79,6 +79,10 @@ RunSummary optimize(Study& study, Objective& objective, const RunOptions& option
   using SteadyClock = std::chrono::steady_clock;
   const auto start = SteadyClock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(SteadyClock::now() - start).count(); };
+  // The objective's hard budget filters proposals before they become trials (the sampler is asked again).
+  StudyOptions with_budget = study.options();
+  with_budget.reject = [&objective](const ParamMap& params) { return objective.reject(params); };
+  study.set_options(with_budget);
   const StudyOptions& so = study.options();
   auto stopping = [&] { return so.stop_flag != nullptr && so.stop_flag->load(); };
   RunSummary summary;

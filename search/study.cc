@@ -86,8 +86,12 @@ Study Study::load(std::shared_ptr<Storage> storage, const std::string& name) {
 
 ParamMap Study::sample(const ParamMap& fixed, const std::vector<FrozenTrial>& trials) {
   if (!sampler_) throw StateError("study '" + info_.name + "' has no strategy set; cannot ask");
-  SampleContext ctx{space_, trials, info_.directions, fixed, [this](const std::string& key) {
+  SampleContext ctx{space_, trials, info_.directions, fixed,
+                    [this](const std::string& key) {
                       return storage_->claim_study_key(study_id_, "claim:" + key, Json(true));
+                    },
+                    [this](const std::string& message) {
+                      if (options_.on_strategy_progress) options_.on_strategy_progress(message);
                     }};
   ParamMap params = sampler_->sample(ctx);
   // Guard against a sampler bug silently producing values outside the space.
@@ -136,6 +140,11 @@ std::optional<Trial> Study::ask(std::optional<int> max_slots) {
       if (!added.empty()) storage_->set_trial_params(waiting->trial_id, added, distributions_for(added));
       waiting->params = full;
     }
+    // An enqueued trial is an explicit request, so it is not silently replaced: it fails with the reason, untrained.
+    if (std::optional<std::string> reason = options_.reject ? options_.reject(waiting->params) : std::nullopt) {
+      storage_->fail_trial(waiting->trial_id, "over budget: " + *reason, /*max_retry=*/0);
+      return ask(max_slots);
+    }
     return Trial(*this, *waiting);
   }
 
@@ -144,7 +153,22 @@ std::optional<Trial> Study::ask(std::optional<int> max_slots) {
   NewTrial nt;
   nt.state = TrialState::kRunning;
   nt.heartbeat = heartbeat;
-  nt.params = sample({}, history);
+  // Over-budget proposals are dropped before anything is stored or trained; the sampler is asked again (its
+  // random stream moves on, so it proposes something else).
+  for (int rejections = 0;; ++rejections) {
+    nt.params = sample({}, history);
+    nt.system_attrs = sampler_->take_trial_attrs();
+    std::optional<std::string> reason = options_.reject ? options_.reject(nt.params) : std::nullopt;
+    if (!reason) {
+      if (rejections > 0) nt.system_attrs[trial_attr::kBudgetRejections] = rejections;
+      break;
+    }
+    if (rejections + 1 >= options_.max_rejections) {
+      throw ValueError("study '" + info_.name + "': the strategy proposed " + std::to_string(rejections + 1) +
+                       " candidates in a row that are over the objective's budget (last one: " + *reason +
+                       "); loosen the budget or narrow the search space");
+    }
+  }
   nt.distributions = distributions_for(nt.params);
   auto created = storage_->create_trial(study_id_, nt, max_slots);
   if (!created) return std::nullopt;

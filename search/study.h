@@ -18,6 +18,11 @@ namespace nasforge {
 
 class Study;
 
+/// Keys nasforge writes into trial system attributes.
+namespace trial_attr {
+inline constexpr const char* kBudgetRejections = "budget_rejections";  ///< Proposals rejected before this one.
+}  // namespace trial_attr
+
 /// Keys nasforge writes into study system attributes.
 namespace study_attr {
 inline constexpr const char* kConfig = "config_yaml";   ///< The study file's text, so resume can rebuild it.
@@ -40,6 +45,13 @@ struct StudyOptions {
   std::function<void(int number, int step, double value)> on_report;
   /// Called with a trial's progress messages (TrialContext::progress).
   std::function<void(int number, const std::string& message)> on_progress;
+  /// Called with the strategy's progress messages between trials (SampleContext::progress).
+  std::function<void(const std::string& message)> on_strategy_progress;
+  /// Why a sampled candidate must not be evaluated (over the objective's hard budget, Objective::reject), or
+  /// nullopt. ask() samples again in place of a rejected proposal, which is never stored as a trial.
+  std::function<std::optional<std::string>(const ParamMap& params)> reject;
+  /// Proposals rejected in a row before ask() gives up with a ValueError naming the last reason.
+  int max_rejections = 1000;
   /// Options with chainable setters, libtorch style.
   StudyOptions& with_seed(std::uint64_t s) { seed = s; return *this; }
   /// Sets the worker index.

@@ -109,7 +109,7 @@ StudyConfig parse_study_config(const std::string& text, const std::string& name,
 
   // Build each component once now, so that every error surfaces before the study touches storage.
   std::uint64_t seed = cfg.seed.value_or(0);
-  make_sampler(strategy_node, cfg.space, seed, cfg.directions.size());
+  make_sampler(strategy_node, cfg.space, seed, StrategyEnv{cfg.directions.size(), cfg.objective(), cfg.base_dir});
   make_pruner(pruner_node);
   ConfigNode pruner_name = pruner_node.get("name");
   if (cfg.directions.size() > 1 && pruner_name.defined() && pruner_name.as_string() != "none") {

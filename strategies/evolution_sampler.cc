@@ -150,7 +150,8 @@ ParamMap EvolutionSampler::sample(const SampleContext& ctx) {
 }
 
 std::unique_ptr<Sampler> make_evolution_sampler(SectionReader& options, const SearchSpace&, std::uint64_t seed,
-                                                std::size_t n_objectives) {
+                                                const StrategyEnv& env) {
+  const std::size_t n_objectives = env.n_objectives;
   EvolutionSamplerOptions o;
   o.seed = seed;
   std::int64_t population = options.integer(

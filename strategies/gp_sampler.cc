@@ -313,7 +313,8 @@ ParamMap GpSampler::sample(const SampleContext& ctx) {
 }
 
 std::unique_ptr<Sampler> make_gp_sampler(SectionReader& options, const SearchSpace&, std::uint64_t seed,
-                                         std::size_t n_objectives) {
+                                         const StrategyEnv& env) {
+  const std::size_t n_objectives = env.n_objectives;
   GpSamplerOptions o;
   o.seed = seed;
   std::int64_t startup = options.integer("n_startup_trials", 10, "random trials before the GP starts modelling");

@@ -279,7 +279,7 @@ ParamMap GridSampler::sample(const SampleContext& ctx) {
 }
 
 std::unique_ptr<Sampler> make_grid_sampler(SectionReader& options, const SearchSpace& space, std::uint64_t seed,
-                                           std::size_t) {
+                                           const StrategyEnv&) {
   GridSamplerOptions o;
   o.shuffle = options.flag("shuffle", true, "visit the points in a seeded random order (false: lexicographic order)");
   o.seed = seed;

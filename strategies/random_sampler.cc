@@ -63,7 +63,8 @@ ParamMap RandomSampler::sample(const SampleContext& ctx) {
   });
 }
 
-std::unique_ptr<Sampler> make_random_sampler(SectionReader&, const SearchSpace&, std::uint64_t seed, std::size_t) {
+std::unique_ptr<Sampler> make_random_sampler(SectionReader&, const SearchSpace&, std::uint64_t seed,
+                                             const StrategyEnv&) {
   return std::make_unique<RandomSampler>(seed);
 }
 

@@ -9,7 +9,8 @@ namespace nasforge {
 
 namespace {
 
-using SamplerFactory = std::unique_ptr<Sampler> (*)(SectionReader&, const SearchSpace&, std::uint64_t, std::size_t);
+using SamplerFactory =
+    std::unique_ptr<Sampler> (*)(SectionReader&, const SearchSpace&, std::uint64_t, const StrategyEnv&);
 using PrunerFactory = std::unique_ptr<Pruner> (*)(SectionReader&);
 
 struct SamplerEntry {
@@ -31,6 +32,12 @@ const std::vector<SamplerEntry>& sampler_entries() {
        &make_gp_sampler},
       {{"evolution", "regularized (aging) evolution with tournament selection (Real et al. 2019)"},
        &make_evolution_sampler},
+      {{"rl", "LSTM controller trained with REINFORCE, moving-average baseline, entropy bonus (Zoph & Le 2017)"},
+       &make_rl_sampler},
+      {{"darts", "differentiable architecture search on a weight-sharing cell supernet (Liu et al. 2019)"},
+       &make_darts_sampler},
+      {{"gdas", "differentiable search sampling one op per edge with Gumbel-softmax (Dong & Yang 2019)"},
+       &make_gdas_sampler},
   };
   return kEntries;
 }
@@ -57,14 +64,14 @@ std::vector<std::string> names_of(const std::vector<StrategyInfo>& infos) {
 }  // namespace
 
 std::unique_ptr<Sampler> make_sampler(const ConfigNode& section, const SearchSpace& space, std::uint64_t seed,
-                                      std::size_t n_objectives) {
+                                      const StrategyEnv& env) {
   SectionReader options(section);
   std::string name = options.text("name", std::string("tpe"), "search strategy");
   const SamplerEntry& entry =
       sampler_entries()[lookup_name(section.get("name"), name, names_of(sampler_catalog()), "strategy")];
   std::unique_ptr<Sampler> sampler;
   try {
-    sampler = entry.make(options, space, seed, n_objectives);
+    sampler = entry.make(options, space, seed, env);
   } catch (const ConfigError&) {
     throw;
   } catch (const ValueError& e) {

@@ -498,7 +498,8 @@ ParamMap TpeSampler::sample(const SampleContext& ctx) {
 }
 
 std::unique_ptr<Sampler> make_tpe_sampler(SectionReader& options, const SearchSpace& space, std::uint64_t seed,
-                                          std::size_t n_objectives) {
+                                          const StrategyEnv& env) {
+  const std::size_t n_objectives = env.n_objectives;
   TpeSamplerOptions o;
   o.seed = seed;
   std::int64_t startup = options.integer("n_startup_trials", 10, "random trials before TPE starts modelling");

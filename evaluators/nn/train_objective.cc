@@ -49,6 +49,17 @@ class TrainObjective : public Objective {
     monitor_.maximize = monitor_.metric == "val_accuracy";
   }
 
+  std::optional<std::string> reject(const ParamMap& params) override {
+    if (c_.budget.empty()) return std::nullopt;
+    // Costs need the sample shape; the data is loaded once and kept for the training that follows.
+    std::shared_ptr<const TrainData> data = data_on(resolve_device(c_.device));
+    try {
+      return c_.budget.violation(analyze_costs(arch_->build(arch_->genotype(params), data->shape, data->num_classes)));
+    } catch (const InvalidArchitecture&) {
+      return std::nullopt;  // not a budget matter: the trial fails with this reason when evaluated
+    }
+  }
+
   std::vector<double> evaluate(TrialContext& trial) override {
     try {
       return run(trial);

@@ -1,6 +1,7 @@
 #include "evaluators/cost_model.h"
 
 #include "core/config.h"
+#include "core/error.h"
 #include "spaces/architecture.h"
 #include "spaces/nasbench201.h"
 #include "testing.h"
@@ -83,6 +84,36 @@ TEST_F(CostModelTest, NasBench201CellByHand) {
   // Live sets: n1 48 + 64; n2 n1 + 64 (n1 is read again by the add) = 128; n3 n1 + n2 + 64 = 192;
   // n4 n1 + n3 + 64 = 192; n5 n1 + n4 + 64 = 192; then in-place BN/ReLU at 64. Peak 192 floats.
   EXPECT_EQ(m.peak_activation_bytes, 192 * 4);
+}
+
+TEST_F(CostModelTest, BudgetNamesEveryExceededLimit) {
+  CostBudget b = CostBudget::from_config(ConfigNode::parse_string("macs: 1000\nparams: 50\n"));
+  EXPECT_FALSE(b.empty());
+  CostMetrics m;
+  m.params = 50;
+  m.macs = 1000;
+  EXPECT_EQ(b.violation(m), std::nullopt);  // limits are inclusive
+  m.macs = 1001;
+  EXPECT_EQ(b.violation(m), std::optional<std::string>("macs 1001 > budget 1000"));
+  m.params = 51;
+  m.peak_activation_bytes = 1 << 30;  // no limit set on it
+  EXPECT_EQ(b.violation(m), std::optional<std::string>("params 51 > budget 50, macs 1001 > budget 1000"));
+  EXPECT_TRUE(CostBudget::from_config(ConfigNode()).empty());
+}
+
+TEST_F(CostModelTest, BudgetRejectsUnknownKeysAndNonPositiveLimits) {
+  try {
+    CostBudget::from_config(ConfigNode::parse_string("mac: 1000\n"));
+    FAIL() << "unknown key accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("macs"), std::string::npos) << e.what();  // suggests the valid key
+  }
+  try {
+    CostBudget::from_config(ConfigNode::parse_string("size_bytes: -5\n"));
+    FAIL() << "negative limit accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("-5"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -92,7 +92,9 @@ class CliTest : public testing::NasforgeTest {
     std::set<int> numbers;
     for (const auto& t : trials) numbers.insert(t["number"].get<int>());
     EXPECT_EQ(numbers.size(), trials.size());
-    if (!numbers.empty()) EXPECT_EQ(*numbers.rbegin(), static_cast<int>(trials.size()) - 1);
+    if (!numbers.empty()) {
+      EXPECT_EQ(*numbers.rbegin(), static_cast<int>(trials.size()) - 1);
+    }
   }
 
   /// Polls until at least `n` trials of `study` are COMPLETE.

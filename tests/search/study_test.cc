@@ -20,7 +20,7 @@ class StudyTest : public testing::NasforgeTest {
         "x: {type: float, low: -1, high: 1}\nopt: [sgd, adam]\nmomentum: {type: float, low: 0, high: 1, "
         "when: {opt: sgd}}\n"));
     study.set_space(space);
-    study.set_sampler(make_sampler(ConfigNode::parse_string(strategy), space, 7, 1));
+    study.set_sampler(make_sampler(ConfigNode::parse_string(strategy), space, 7, StrategyEnv{}));
     study.set_pruner(make_pruner(ConfigNode::parse_string(pruner)));
     return study;
   }
@@ -163,7 +163,7 @@ TEST_F(StudyTest, GridExhaustionStopsTheLoop) {
   Study study = Study::create(open_storage("memory"), "g", {StudyDirection::kMaximize});
   SearchSpace space = SearchSpace::from_config(ConfigNode::parse_string("a: [1, 2, 3]\nb: {type: int, low: 0, high: 1}"));
   study.set_space(space);
-  study.set_sampler(make_sampler(ConfigNode::parse_string("name: grid"), space, 1, 1));
+  study.set_sampler(make_sampler(ConfigNode::parse_string("name: grid"), space, 1, StrategyEnv{}));
   class Sum : public Objective {
    public:
     std::vector<double> evaluate(TrialContext& t) override {
@@ -215,6 +215,65 @@ TEST_F(StudyTest, StudyConfigDefaultsAndCrossKeyChecks) {
   EXPECT_EQ(two.directions.size(), 2u);
   ASSERT_EQ(two.enqueue.size(), 1u);
   EXPECT_EQ(two.enqueue[0].at("x").as_int(), 2);
+}
+
+TEST_F(StudyTest, OverBudgetProposalsAreResampledAndNeverStored) {
+  Study study = make_study();
+  StudyOptions o = study.options();
+  o.reject = [](const ParamMap& p) -> std::optional<std::string> {
+    double x = p.at("x").as_double();
+    if (x <= 0) return std::nullopt;
+    return "x " + std::to_string(x) + " > budget 0";
+  };
+  study.set_options(o);
+  int rejections = 0;
+  for (int i = 0; i < 20; ++i) {
+    std::optional<Trial> t = study.ask();
+    ASSERT_TRUE(t);
+    EXPECT_LE(t->param("x").as_double(), 0.0);
+    study.tell(*t, {t->param("x").as_double()});
+  }
+  for (const FrozenTrial& t : study.trials()) {
+    auto it = t.system_attrs.find(trial_attr::kBudgetRejections);
+    if (it != t.system_attrs.end()) rejections += it->second.get<int>();
+  }
+  EXPECT_EQ(study.trials().size(), 20u);
+  // Half of uniform proposals on [-1, 1] are over the budget; 20 accepted ones must have needed some.
+  EXPECT_GT(rejections, 3);
+}
+
+TEST_F(StudyTest, NoProposalWithinBudgetIsAClearError) {
+  Study study = make_study();
+  StudyOptions o = study.options();
+  o.reject = [](const ParamMap&) -> std::optional<std::string> { return std::string("macs 9 > budget 1"); };
+  o.max_rejections = 25;
+  study.set_options(o);
+  try {
+    study.ask();
+    FAIL() << "ask() accepted an over-budget candidate";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("25 candidates"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("macs 9 > budget 1"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(study.trials().empty());
+}
+
+TEST_F(StudyTest, OverBudgetEnqueuedTrialFailsUntrainedWithTheReason) {
+  Study study = make_study();
+  StudyOptions o = study.options();
+  o.reject = [](const ParamMap& p) -> std::optional<std::string> {
+    if (p.at("x").as_double() <= 0) return std::nullopt;
+    return std::string("x over budget");
+  };
+  study.set_options(o);
+  study.enqueue({{"x", 0.5}, {"opt", "adam"}});
+  std::optional<Trial> t = study.ask();
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->number(), 1);  // trial 0 was the enqueued one
+  FrozenTrial first = study.trials().at(0);
+  EXPECT_EQ(first.state, TrialState::kFail);
+  EXPECT_NE(first.system_attrs.at(attr::kFailReason).get<std::string>().find("over budget: x over budget"),
+            std::string::npos);
 }
 
 }  // namespace

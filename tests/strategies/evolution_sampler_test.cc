@@ -231,7 +231,7 @@ TEST_F(EvolutionSamplerTest, RejectsBadOptions) {
   gene_space();
   auto build = [&](const std::string& yaml, std::size_t n_objectives = 1) {
     SectionReader reader(ConfigNode::parse_string(yaml));
-    auto sampler = make_evolution_sampler(reader, space_, 1, n_objectives);
+    auto sampler = make_evolution_sampler(reader, space_, 1, StrategyEnv{n_objectives});
     reader.finish();
     return sampler;
   };

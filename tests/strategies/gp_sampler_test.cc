@@ -224,7 +224,7 @@ TEST_F(GpSamplerTest, BadOptionsAreRejected) {
   space_.add(param("x", Distribution::make_float(0, 1)));
   auto build = [&](const std::string& yaml, std::size_t n_objectives = 1) {
     SectionReader reader(ConfigNode::parse_string(yaml));
-    auto s = make_gp_sampler(reader, space_, 1, n_objectives);
+    auto s = make_gp_sampler(reader, space_, 1, StrategyEnv{n_objectives});
     reader.finish();
     return s;
   };

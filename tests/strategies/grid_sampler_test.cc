@@ -30,7 +30,7 @@ class GridSamplerTest : public testing::SamplerTest {
   // One call of the study loop: the claims live in `claims`, shared by every sampler given the same set.
   ParamMap ask(Sampler& sampler, std::set<std::string>& claims, ParamMap fixed = {}) {
     SampleContext ctx{space_, trials_, directions_, std::move(fixed),
-                      [&claims](const std::string& key) { return claims.insert(key).second; }};
+                      [&claims](const std::string& key) { return claims.insert(key).second; }, {}};
     return sampler.sample(ctx);
   }
 
@@ -205,11 +205,11 @@ TEST_F(GridSamplerTest, HugeGridIsRejected) {
 
 TEST_F(GridSamplerTest, RegistryReadsShuffleOption) {
   space_.add(param("a", Distribution::make_int(0, 9)));
-  auto sampler = make_sampler(ConfigNode::parse_string("name: grid\nshuffle: false\n"), space_, 1, 1);
+  auto sampler = make_sampler(ConfigNode::parse_string("name: grid\nshuffle: false\n"), space_, 1, StrategyEnv{});
   std::set<std::string> claims;
   EXPECT_EQ(ask(*sampler, claims).at("a"), ParamValue(0));
   EXPECT_EQ(ask(*sampler, claims).at("a"), ParamValue(1));
-  EXPECT_THROW(make_sampler(ConfigNode::parse_string("name: grid\nshuffle: maybe\n"), space_, 1, 1), ConfigError);
+  EXPECT_THROW(make_sampler(ConfigNode::parse_string("name: grid\nshuffle: maybe\n"), space_, 1, StrategyEnv{}), ConfigError);
 }
 
 }  // namespace

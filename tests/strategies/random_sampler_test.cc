@@ -131,10 +131,10 @@ TEST_F(RandomSamplerTest, FixedValuesAreKeptAndDecideActivity) {
 
 TEST_F(RandomSamplerTest, RegistryBuildsItAndRejectsUnknownKeys) {
   space_.add(param("x", Distribution::make_float(0, 1)));
-  auto sampler = make_sampler(ConfigNode::parse_string("name: random\n"), space_, 3, 1);
+  auto sampler = make_sampler(ConfigNode::parse_string("name: random\n"), space_, 3, StrategyEnv{});
   ParamMap p = ask(*sampler);
   EXPECT_EQ(p.size(), 1u);
-  EXPECT_THROW(make_sampler(ConfigNode::parse_string("name: random\nshuffle: true\n"), space_, 3, 1), ConfigError);
+  EXPECT_THROW(make_sampler(ConfigNode::parse_string("name: random\nshuffle: true\n"), space_, 3, StrategyEnv{}), ConfigError);
 }
 
 }  // namespace

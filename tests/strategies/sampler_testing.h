@@ -27,7 +27,7 @@ class SamplerTest : public NasforgeTest {
  protected:
   /// One sample with every claim granted.
   ParamMap ask(Sampler& sampler, ParamMap fixed = {}) {
-    SampleContext ctx{space_, trials_, directions_, std::move(fixed), [](const std::string&) { return true; }};
+    SampleContext ctx{space_, trials_, directions_, std::move(fixed), [](const std::string&) { return true; }, {}};
     return sampler.sample(ctx);
   }
 

@@ -10,6 +10,9 @@
 #include "evaluators/cost_model.h"
 #include "evaluators/fake_trial.h"
 #include "evaluators/train_config.h"
+#include "search/runner.h"
+#include "search/study.h"
+#include "strategies/sampler.h"
 #include "train_testing.h"
 
 namespace nasforge {
@@ -205,6 +208,49 @@ TEST_F(TrainObjectiveTest, CostObjectiveReportsNothing) {
   EXPECT_TRUE(trial.reports.empty());
   EXPECT_EQ(trial.prune_checks, 0);
   EXPECT_EQ(v[0], trial.attrs.at("latency_ms").get<double>());
+}
+
+TEST_F(TrainObjectiveTest, BudgetRejectsOverBudgetCellsBeforeTraining) {
+  const std::string cell = "type: cell\nchannels: 4\ncells_per_stage: 1\nstages: 1\n";
+  SearchSpace space = make_space("", cell);
+  const std::string big = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+  const std::string small = "|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|";
+  const std::int64_t big_macs = analyze_costs(space.architecture()->build(big, Shape{1, 8, 8}, 4)).macs;
+  const std::int64_t small_macs = analyze_costs(space.architecture()->build(small, Shape{1, 8, 8}, 4)).macs;
+  ASSERT_LT(small_macs, big_macs);
+  // About one 3x3 conv edge above the parameter-free cell: most random cells are over it, some are not.
+  const std::int64_t budget = small_macs + (big_macs - small_macs) / 6;
+  auto obj = objective("epochs: 1\nbudget: {macs: " + std::to_string(budget) + "}\n", space);
+  EXPECT_EQ(obj->reject(params_of(space, small)), std::nullopt);
+  std::optional<std::string> why = obj->reject(params_of(space, big));
+  ASSERT_TRUE(why);
+  EXPECT_EQ(*why, "macs " + std::to_string(big_macs) + " > budget " + std::to_string(budget));
+  // A disconnected cell is not a budget matter: evaluate() fails it with its own reason.
+  ParamMap none;
+  for (const auto& p : space.architecture()->parameters()) none[p.name] = "none";
+  EXPECT_EQ(obj->reject(none), std::nullopt);
+
+  // Through the study loop: every trained trial is within the budget, and the strategy had to be re-asked.
+  Study study = Study::create(open_storage("memory"), "budget", {StudyDirection::kMaximize});
+  study.set_space(space);
+  study.set_sampler(make_sampler(ConfigNode::parse_string("name: random"), space, 3, StrategyEnv{}));
+  RunOptions ro;
+  ro.n_trials = 4;
+  optimize(study, *obj, ro);
+  int rejections = 0;
+  for (const FrozenTrial& t : study.trials()) {
+    if (t.state == TrialState::kFail) {  // random cells may be disconnected
+      EXPECT_NE(t.system_attrs.at(attr::kFailReason).get<std::string>().find("disconnected"), std::string::npos)
+          << t.system_attrs.at(attr::kFailReason);
+      continue;
+    }
+    ASSERT_EQ(t.state, TrialState::kComplete) << t.number;
+    EXPECT_LE(t.user_attrs.at("macs").get<std::int64_t>(), budget);
+    auto it = t.system_attrs.find(trial_attr::kBudgetRejections);
+    if (it != t.system_attrs.end()) rejections += it->second.get<int>();
+  }
+  EXPECT_EQ(study.trials().size(), 4u);
+  EXPECT_GT(rejections, 0);
 }
 
 }  // namespace

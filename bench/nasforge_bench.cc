@@ -4,6 +4,7 @@
 //
 //   nasforge_bench overhead --strategy "name: tpe" --storage memory --trials 1000
 //   nasforge_bench quality --problem branin --strategy "name: random" --seeds 0,1,2 --trials 200
+//   nasforge_bench trace --problem hpolib --table t.csv.gz --strategy "name: gp" --seeds 0,1,2 --trials 100
 
 #include <CLI/CLI.hpp>
 
@@ -55,7 +56,17 @@ Problem make_problem(const std::string& name, const std::string& table) {
                             "'\nkey: nasbench201\naggregate: random\n";
     return {space, objective, StudyDirection::kMaximize};
   }
-  throw ValueError("unknown problem '" + name + "'; expected branin, hartmann6 or nb201");
+  if (name == "hpolib") {
+    // HPOLib / fcnet: 9 categorical hyperparameters whose values are the table's key columns.
+    std::string space =
+        "activation_fn_1: [relu, tanh]\nactivation_fn_2: [relu, tanh]\nbatch_size: [8, 16, 32, 64]\n"
+        "dropout_1: [0.0, 0.3, 0.6]\ndropout_2: [0.0, 0.3, 0.6]\n"
+        "init_lr: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1]\nlr_schedule: [cosine, const]\n"
+        "n_units_1: [16, 32, 64, 128, 256, 512]\nn_units_2: [16, 32, 64, 128, 256, 512]\n";
+    std::string objective = "kind: tabular\ntable: '" + fs::absolute(table).string() + "'\naggregate: random\n";
+    return {space, objective, StudyDirection::kMinimize};
+  }
+  throw ValueError("unknown problem '" + name + "'; expected branin, hartmann6, nb201 or hpolib");
 }
 
 /// A study wired to a sampler and an objective, as the runner would build it.
@@ -72,7 +83,8 @@ Setup make_setup(const Problem& problem, const std::string& strategy_yaml, const
   s.storage = open_storage(storage_url);
   s.study = std::make_unique<Study>(Study::create(s.storage, "bench", {problem.direction}));
   s.study->set_space(space);
-  s.study->set_sampler(make_sampler(ConfigNode::parse_string(strategy_yaml, "<bench strategy>"), space, seed, 1));
+  s.study->set_sampler(
+      make_sampler(ConfigNode::parse_string(strategy_yaml, "<bench strategy>"), space, seed, StrategyEnv{}));
   s.study->set_options(StudyOptions().with_seed(seed));
   s.objective = make_objective(ConfigNode::parse_string(problem.objective_yaml, "<bench objective>"), space, 1,
                                fs::current_path().string());
@@ -173,6 +185,41 @@ Json run_quality(const std::string& label, const std::string& problem_name, cons
               {"strategy", strategy_yaml}, {"trials", n_trials}, {"runs", runs}};
 }
 
+/// Every trial's observed value, the table mean of its configuration (tabular problems) and its ask + evaluate +
+/// tell time, per seed; bench/report.py derives incumbents, regret curves and per-trial cost from it.
+Json run_trace(const std::string& label, const std::string& problem_name, const std::string& strategy_yaml,
+               const std::vector<int>& seeds, int n_trials, const std::string& table) {
+  Problem problem = make_problem(problem_name, table);
+  Json runs = Json::array();
+  for (int seed : seeds) {
+    auto start = SteadyClock::now();
+    Setup s = make_setup(problem, strategy_yaml, "memory", static_cast<std::uint64_t>(seed));
+    std::vector<double> ms;
+    ms.reserve(static_cast<std::size_t>(n_trials));
+    for (int i = 0; i < n_trials; ++i) {
+      auto t0 = SteadyClock::now();
+      run_one_trial(s);
+      ms.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
+    }
+    double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    Json values = Json::array();
+    Json means = Json::array();
+    int n_failed = 0;
+    for (const FrozenTrial& t : s.study->trials()) {
+      bool complete = t.state == TrialState::kComplete;
+      n_failed += complete ? 0 : 1;
+      values.push_back(complete ? Json(*t.value()) : Json(nullptr));
+      auto it = t.user_attrs.find("mean_metric");
+      means.push_back(complete && it != t.user_attrs.end() ? it->second : Json(nullptr));
+    }
+    runs.push_back(
+        {{"seed", seed}, {"seconds", seconds}, {"failed", n_failed}, {"values", values}, {"means", means}, {"ms", ms}});
+    std::cerr << "  nasforge " << label << " " << problem_name << " seed " << seed << ": " << seconds << " s\n";
+  }
+  return Json{{"impl", "nasforge"},        {"kind", "trace"},    {"label", label}, {"problem", problem_name},
+              {"strategy", strategy_yaml}, {"trials", n_trials}, {"runs", runs}};
+}
+
 std::vector<int> parse_int_list(const std::string& text) {
   std::vector<int> out;
   std::size_t pos = 0;
@@ -217,11 +264,21 @@ int main(int argc, char** argv) {
   quality->add_option("--checkpoints", checkpoints_text, "comma-separated trial counts to report");
   quality->add_option("--table", table, "NAS-Bench-201 CIFAR-10 table");
 
+  CLI::App* trace = app.add_subcommand("trace", "every trial's value, table mean and time, per seed");
+  trace->add_option("--problem", problem, "branin, hartmann6, nb201 or hpolib");
+  trace->add_option("--strategy", strategy, "strategy section as YAML text");
+  trace->add_option("--label", label, "name of this strategy variant in the report");
+  trace->add_option("--seeds", seeds_text, "comma-separated seeds");
+  trace->add_option("--trials", quality_trials, "trials per run");
+  trace->add_option("--table", table, "the NAS-Bench-201 or HPOLib table (nb201, hpolib)");
+
   CLI11_PARSE(app, argc, argv);
   try {
     Json out;
     if (*overhead) {
       out = run_overhead(label, strategy, storage, trials, dir, seed);
+    } else if (*trace) {
+      out = run_trace(label, problem, strategy, parse_int_list(seeds_text), quality_trials, table);
     } else {
       out = run_quality(label, problem, strategy, parse_int_list(seeds_text), quality_trials,
                         parse_int_list(checkpoints_text), table);

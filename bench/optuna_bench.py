@@ -5,6 +5,7 @@ Needs Optuna 3.1 (Debian's python3-optuna, under /usr/bin/python3).
 
   optuna_bench.py overhead --strategy tpe --storage sqlite --trials 1000 --dir /tmp/x
   optuna_bench.py quality --problem nb201 --strategy random --seeds 0,1,2 --trials 200
+  optuna_bench.py trace --problem hpolib --table t.csv.gz --strategy tpe --seeds 0,1,2 --trials 100
 """
 
 import argparse
@@ -19,7 +20,7 @@ import warnings
 
 import optuna
 
-from nb201 import NB201_EDGES, NB201_OPS, load_nb201, nb201_arch
+from nb201 import HPOLIB_SPACE, NB201_EDGES, NB201_OPS, hpolib_key, load_hpolib, load_nb201, nb201_arch
 
 # Each study would otherwise log a line per trial (and warn that multivariate TPE is experimental); that output
 # is not part of what we measure.
@@ -76,8 +77,12 @@ class Problem:
             self.distributions = {e: optuna.distributions.CategoricalDistribution(NB201_OPS) for e in NB201_EDGES}
             self.direction = "maximize"
             self.table = load_nb201(table_path)
+        elif name == "hpolib":
+            self.distributions = {k: optuna.distributions.CategoricalDistribution(v) for k, v in HPOLIB_SPACE}
+            self.direction = "minimize"
+            self.table = load_hpolib(table_path)
         else:
-            raise SystemExit(f"unknown problem {name!r}; expected branin, hartmann6 or nb201")
+            raise SystemExit(f"unknown problem {name!r}; expected branin, hartmann6, nb201 or hpolib")
 
     def evaluate(self, params, seed, number):
         """Objective value and, for NB201, (arch, mean over seeds) of the queried architecture."""
@@ -85,7 +90,10 @@ class Problem:
             return branin([params["x0"], params["x1"]]), None
         if self.name == "hartmann6":
             return hartmann6([params[f"x{i}"] for i in range(6)]), None
-        arch = nb201_arch([params[e] for e in NB201_EDGES])
+        if self.name == "hpolib":
+            arch = hpolib_key(params)
+        else:
+            arch = nb201_arch([params[e] for e in NB201_EDGES])
         values = self.table[arch]
         # The tabular protocol: each query returns one training seed drawn at random (noisy, like retraining).
         pick = random.Random(seed * 1_000_003 + number).randrange(len(values))
@@ -194,6 +202,29 @@ def run_quality(args):
             "trials": args.trials, "runs": runs}
 
 
+def run_trace(args):
+    """Every trial's observed value, table mean (tabular problems) and ask + evaluate + tell time, per seed."""
+    problem = Problem(args.problem, args.table)
+    runs = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        start = time.perf_counter()
+        study = optuna.create_study(direction=problem.direction, sampler=make_sampler(args.strategy, seed))
+        values, means, ms = [], [], []
+        for _ in range(args.trials):
+            t0 = time.perf_counter()
+            trial = study.ask(problem.distributions)
+            value, info = problem.evaluate(trial.params, seed, trial.number)
+            study.tell(trial, value)
+            ms.append((time.perf_counter() - t0) * 1000.0)
+            values.append(value)
+            means.append(info[1] if info else None)
+        seconds = time.perf_counter() - start
+        runs.append({"seed": seed, "seconds": seconds, "failed": 0, "values": values, "means": means, "ms": ms})
+        print(f"  optuna {args.strategy} {args.problem} seed {seed}: {seconds:.2f} s", file=sys.stderr)
+    return {"impl": "optuna", "kind": "trace", "label": args.strategy, "problem": args.problem,
+            "strategy": args.strategy, "trials": args.trials, "runs": runs}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -210,8 +241,14 @@ def main():
     q.add_argument("--trials", type=int, default=200)
     q.add_argument("--checkpoints", default="100,200")
     q.add_argument("--table", default="data/benchmarks/nasbench201/cifar10_valid.csv.gz")
+    t = sub.add_parser("trace", help="every trial's value, table mean and time, per seed")
+    t.add_argument("--problem", default="hartmann6")
+    t.add_argument("--strategy", default="tpe")
+    t.add_argument("--seeds", default="0")
+    t.add_argument("--trials", type=int, default=100)
+    t.add_argument("--table", default=None)
     args = parser.parse_args()
-    out = run_overhead(args) if args.command == "overhead" else run_quality(args)
+    out = {"overhead": run_overhead, "quality": run_quality, "trace": run_trace}[args.command](args)
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
 

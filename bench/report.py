@@ -5,13 +5,14 @@
 """
 
 import glob
+import html
 import json
 import math
 import os
 import statistics
 import sys
 
-from nb201 import load_nb201
+from nb201 import load_hpolib, load_nb201
 
 OPTIMA = {"branin": 0.397887, "hartmann6": -3.32237}
 PROBLEM_TITLES = {
@@ -382,10 +383,352 @@ def train_section(meta, results, out):
     return misses
 
 
+# ------------------------------------------------------------------------------------------------ strategies
+
+STRATEGY_PROBLEM_TITLES = {
+    "cifar10": "NAS-Bench-201 CIFAR-10",
+    "cifar100": "NAS-Bench-201 CIFAR-100",
+    "imagenet16": "NAS-Bench-201 ImageNet16-120",
+    "naval": "HPOLib naval propulsion",
+    "parkinsons": "HPOLib parkinsons telemonitoring",
+    "protein": "HPOLib protein structure",
+    "slice": "HPOLib slice localization",
+}
+STRATEGY_LABELS = {
+    ("nasforge", "random"): "nasforge random",
+    ("nasforge", "tpe"): "nasforge tpe",
+    ("nasforge", "gp"): "nasforge gp",
+    ("nasforge", "evolution"): "nasforge evolution",
+    ("nasforge", "rl"): "nasforge rl",
+    ("optuna", "tpe"): "Optuna TPESampler",
+    ("optuna", "random"): "Optuna RandomSampler",
+}
+# Line colours of the regret plots (colour-blind-safe Okabe-Ito palette); Optuna lines are dashed.
+PLOT_COLOURS = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#CC79A7", "#0072B2", "#999999"]
+
+
+def strategy_title(impl, label):
+    return STRATEGY_LABELS.get((impl, label), f"{impl} {label}")
+
+
+def incumbent_means(run):
+    """Per k = 1..n: the table mean of the first trial with the best observed value among the first k (None
+    before the first complete trial). The observed value is noisy (one seed column); the score is not."""
+    maximize = run["_maximize"]
+    best, best_mean, out = None, None, []
+    for value, mean in zip(run["values"], run["means"]):
+        if value is not None and (best is None or (value > best if maximize else value < best)):
+            best, best_mean = value, mean
+        out.append(best_mean)
+    return out
+
+
+def compare(a, b, maximize):
+    """'a beats b?' on per-seed scores: ('yes' | 'tie' | 'worse', gain of a over b, standard error of the
+    difference). Beats = difference of means > 2 standard errors of the difference."""
+    ma, sa = mean_std(a)
+    mb, sb = mean_std(b)
+    gain = (ma - mb) if maximize else (mb - ma)
+    se = math.sqrt(sa ** 2 / len(a) + sb ** 2 / len(b))
+    if gain > 2 * se:
+        return "yes", gain, se
+    if gain < -2 * se:
+        return "worse", gain, se
+    return "tie", gain, se
+
+
+def nice_ticks(lo, hi, n=5):
+    span = hi - lo if hi > lo else (abs(hi) or 1.0)
+    raw = span / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    ticks = []
+    t = first
+    while t <= hi + 1e-9 * step:
+        ticks.append(round(t, 12))
+        t += step
+    return ticks
+
+
+def tick_text(v):
+    if v == 0:
+        return "0"
+    if abs(v) >= 1e4 or abs(v) < 1e-3:
+        return f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")
+    return f"{v:g}"
+
+
+def regret_svg(path, title_text, curves, log_y, y_label):
+    """Writes a line plot (one polyline per strategy) of mean regret vs queries as a standalone SVG."""
+    w, h = 720, 440
+    left, right, top, bottom = 70, 200, 36, 52
+    pw, ph = w - left - right, h - top - bottom
+    n = max(len(c) for _, c, _, _ in curves)
+    ys = [y for _, c, _, _ in curves for y in c if y is not None]
+    floor = None
+    if log_y:
+        positive = [y for y in ys if y > 0]
+        floor = (min(positive) / 2) if positive else 1e-12
+        ys = [max(y, floor) for y in ys]
+        lo, hi = math.log10(min(ys)), math.log10(max(ys))
+        if hi - lo < 1:
+            mid = (hi + lo) / 2
+            lo, hi = mid - 0.5, mid + 0.5
+        lo, hi = math.floor(lo * 10) / 10, math.ceil(hi * 10) / 10
+        ticks = []
+        for d in range(math.floor(lo), math.ceil(hi) + 1):
+            for m in ((1, 2, 5) if hi - lo < 3 else (1,)):
+                v = m * 10 ** d
+                if lo - 1e-9 <= math.log10(v) <= hi + 1e-9:
+                    ticks.append(v)
+        ymap = lambda v: top + ph * (hi - math.log10(max(v, floor))) / (hi - lo)
+    else:
+        lo, hi = min(0.0, min(ys)), max(ys) * 1.05 if ys else 1.0
+        ticks = nice_ticks(lo, hi)
+        hi = max(hi, ticks[-1])
+        ymap = lambda v: top + ph * (hi - v) / (hi - lo if hi > lo else 1.0)
+    xmap = lambda k: left + pw * (k - 1) / max(1, n - 1)
+    e = []
+    e.append(f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+             f'font-family="sans-serif" font-size="12">')
+    e.append(f'<rect width="{w}" height="{h}" fill="white"/>')
+    e.append(f'<text x="{left + pw / 2}" y="20" text-anchor="middle" font-size="14">{html.escape(title_text)}</text>')
+    for v in ticks:
+        y = ymap(v)
+        e.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e5e5e5"/>')
+        e.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick_text(v)}</text>')
+    for k in nice_ticks(0, n, 5):
+        if k < 1:
+            k = 1
+        x = xmap(k)
+        e.append(f'<line x1="{x:.1f}" y1="{top + ph}" x2="{x:.1f}" y2="{top + ph + 5}" stroke="black"/>')
+        e.append(f'<text x="{x:.1f}" y="{top + ph + 18}" text-anchor="middle">{int(k)}</text>')
+    e.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="black"/>')
+    e.append(f'<text x="{left + pw / 2}" y="{h - 12}" text-anchor="middle">queries</text>')
+    e.append(f'<text transform="translate(16 {top + ph / 2}) rotate(-90)" text-anchor="middle">'
+             f'{html.escape(y_label)}</text>')
+    for i, (name, c, dashed, colour) in enumerate(curves):
+        pts = " ".join(f"{xmap(k + 1):.1f},{ymap(y):.1f}" for k, y in enumerate(c) if y is not None)
+        dash = ' stroke-dasharray="6 4"' if dashed else ""
+        e.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8"{dash} points="{pts}"/>')
+        ly = top + 10 + 18 * i
+        e.append(f'<line x1="{left + pw + 12}" y1="{ly}" x2="{left + pw + 40}" y2="{ly}" stroke="{colour}" '
+                 f'stroke-width="1.8"{dash}/>')
+        e.append(f'<text x="{left + pw + 46}" y="{ly + 4}">{html.escape(name)}</text>')
+    e.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(e) + "\n")
+
+
+def load_table_means(kind, path):
+    table = load_nb201(path) if kind == "nb201" else load_hpolib(path)
+    return {k: statistics.fmean(v) for k, v in table.items()}
+
+
+def strategies_section(meta, results, out, output):
+    st = meta.get("strategies")
+    if not st or not os.path.isdir(os.path.join(results, "strategies")):
+        out.append("_No strategy-comparison results in this run._\n")
+        return
+    trials, n_seeds = st["trials"], st["seeds"]
+    entries = [("nasforge", x) for x in st["nasforge"]] + [("optuna", x) for x in st["optuna"]]
+    timing = os.path.join(results, "strategies", "section_time.json")
+    seconds = load(timing)["seconds"] if os.path.exists(timing) else None
+    out.append("Command: `bench/run.sh --only strategies` runs this section alone (and re-renders this page with "
+               "the other sections' latest results); `bench/run.sh` runs it with everything else.\n")
+    out.append(f"Protocol: each strategy with its **default options** (nasforge `{{name: <strategy>}}`; Optuna "
+               f"`TPESampler(seed=s)` and `RandomSampler(seed=s)`) runs {trials} sequential queries on a tabular "
+               f"benchmark, {n_seeds} seeds (0..{n_seeds - 1}) per strategy; the seed drives the sampler and which "
+               f"training-seed column a query returns. Each query returns **one randomly drawn seed column** of the "
+               f"queried configuration (noisy, like retraining; nasforge's `tabular` objective with `aggregate: "
+               f"random`, and the same rule in `bench/optuna_bench.py`). After k queries a run recommends the first "
+               f"trial with the best *observed* value; its score is that configuration's *mean* over the table's "
+               f"seed columns (NAS-Bench-201: validation accuracy in %, maximize; HPOLib: validation MSE, minimize), "
+               f"which the search never saw. Tables: mean ± standard deviation over seeds of the score after "
+               f"{trials} queries, its standard error (std / sqrt(n)), and the regret against the table's optimum "
+               f"(best mean). \"Beats random?\": 'yes' if the strategy's mean is better than nasforge random's by "
+               f"more than 2 standard errors of the difference, 'worse' if worse by that much, 'tie' otherwise; "
+               f"\"vs Optuna TPE\" applies the same test against `TPESampler`. Plots: mean regret over seeds vs "
+               f"queries (NAS-Bench-201: optimum's mean accuracy minus the incumbent's; HPOLib: incumbent's mean MSE "
+               f"minus the optimum's; log scale, so that the differences late in the search stay visible). The rl "
+               f"strategy's controller runs with one torch thread.\n")
+    out.append("Published reference points, **not directly comparable**: NAS-Bench-201 (Dong & Yang, ICLR 2020) "
+               "reports, on CIFAR-10, optimum 91.61 % validation / 94.37 % test, REINFORCE 93.85 ± 0.37 % and "
+               "random search 93.70 ± 0.36 % test accuracy; CIFAR-100 optimum 73.49 % validation, ImageNet16-120 "
+               "optimum 46.77 % validation. Those searches ran on a 12-epoch proxy under a simulated time budget, "
+               "and report test accuracy; this section uses the 200-epoch validation table and a fixed number of "
+               "queries. The HPOLib best mean validation MSEs are naval 3.191e-5, parkinsons 6.706e-3, protein "
+               "0.2214, slice 1.916e-4 (the optimum column below).\n")
+    rl_status = st.get("rl_status")
+    if "rl" in st["nasforge"] and rl_status:
+        out.append(f"**rl did not run**: {rl_status}.\n")
+    if seconds is not None:
+        out.append(f"Wall time of this section (all problems, strategies and the cost curve, on the shared "
+                   f"machine): {seconds / 60:.1f} min.\n")
+
+    img_dir = os.path.join(os.path.dirname(os.path.abspath(output)), "img")
+    summary = {}  # (impl, label) -> {pid: (beats random, vs optuna tpe)}
+    not_run = {}  # (impl, label) -> error text
+    shown_problems = []
+    for prob in st["problems"]:
+        pid, kind = prob["id"], prob["kind"]
+        maximize = kind == "nb201"
+        name = STRATEGY_PROBLEM_TITLES.get(pid, pid)
+        if not prob["present"]:
+            out.append(f"### {name}\n")
+            out.append(f"_Skipped: the table `{prob['table_rel']}` was not there (not shipped; see "
+                       f"../shared/benchmarks/README.md)._\n")
+            continue
+        means_table = load_table_means(kind, prob["table"])
+        optimum = (max if maximize else min)(means_table.values())
+        scores, curves, secs, failed_here = {}, {}, {}, set()
+        for impl, label in entries:
+            path = os.path.join(results, "strategies", f"{impl}_{label}_{pid}.json")
+            if not os.path.exists(path):
+                continue
+            d = load(path)
+            if "error" in d:
+                not_run.setdefault((impl, label), d["error"])
+                failed_here.add((impl, label))
+                continue
+            per_seed = []
+            for r in d["runs"]:
+                r["_maximize"] = maximize
+                per_seed.append(incumbent_means(r))
+            scores[(impl, label)] = [c[-1] for c in per_seed if c[-1] is not None]
+            mean_curve = []
+            for k in range(len(per_seed[0])):
+                vals = [c[k] for c in per_seed if c[k] is not None]
+                if not vals:
+                    mean_curve.append(None)
+                    continue
+                m = statistics.fmean(vals)
+                mean_curve.append(optimum - m if maximize else m - optimum)
+            curves[(impl, label)] = mean_curve
+            secs[(impl, label)] = statistics.fmean(r["seconds"] for r in d["runs"])
+        if not scores:
+            continue
+        shown_problems.append(pid)
+        unit = "validation accuracy %" if maximize else "validation MSE"
+        f = (lambda x: f"{x:.2f}") if maximize else (lambda x: f"{x:.3g}")
+        out.append(f"### {name} ({unit}, {'maximize' if maximize else 'minimize'}; table optimum {f(optimum)})\n")
+        out.append(f"| strategy | score after {trials} (mean ± std) | std. error | median | regret (of the mean) | "
+                   f"beats random? | vs Optuna TPE | s per run |")
+        out.append("|---|---:|---:|---:|---:|:---:|:---:|---:|")
+        base = scores.get(("nasforge", "random"))
+        ref = scores.get(("optuna", "tpe"))
+        for key in entries:
+            if key not in scores:
+                if key in failed_here:
+                    out.append(f"| {strategy_title(*key)} | did not run | | | | | | |")
+                continue
+            s = scores[key]
+            m, sd = mean_std(s)
+            se = sd / math.sqrt(len(s)) if s else float("nan")
+            regret = (optimum - m) if maximize else (m - optimum)
+            cells = [strategy_title(*key), f"{f(m)} ± {f(sd)}", f(se), f(statistics.median(s)), f(regret)]
+            vr = vo = ""
+            if base and key != ("nasforge", "random") and key[1] != "random":
+                ans, gain, dse = compare(s, base, maximize)
+                vr = f"{ans} ({'+' if gain >= 0 else '-'}{f(abs(gain))} ± {f(dse)})"
+                summary.setdefault(key, {}).setdefault(pid, [None, None])[0] = ans
+            if ref and key != ("optuna", "tpe"):
+                ans, gain, dse = compare(s, ref, maximize)
+                word = {"yes": "better", "worse": "worse", "tie": "tie"}[ans]
+                vo = f"{word} ({'+' if gain >= 0 else '-'}{f(abs(gain))})"
+                summary.setdefault(key, {}).setdefault(pid, [None, None])[1] = word
+            cells += [vr, vo, f"{secs[key]:.2f}"]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+        note = ("Verdict cells give the gain over the baseline (positive = better, in the score's unit) ± the "
+                "standard error of the difference.")
+        if not maximize:
+            note += (" HPOLib scores are heavy-tailed: some configurations diverge on some training seeds, so a lucky "
+                     "single-seed observation can make a run recommend a configuration whose mean MSE is far off, "
+                     "and one such seed dominates the mean and std; the median is robust to it.")
+        out.append(note + "\n")
+        os.makedirs(img_dir, exist_ok=True)
+        svg = os.path.join(img_dir, f"strategies_{pid}.svg")
+        # Colours follow the strategy list, so a strategy keeps its colour in every plot.
+        plot = [(strategy_title(*k), curves[k], k[0] == "optuna", PLOT_COLOURS[i % len(PLOT_COLOURS)])
+                for i, k in enumerate(entries) if k in curves]
+        y_label = "regret (accuracy %, optimum - incumbent)" if maximize else "regret (MSE, incumbent - optimum)"
+        regret_svg(svg, f"{name}: mean regret over {n_seeds} seeds", plot, True, y_label)
+        rel = os.path.relpath(svg, os.path.dirname(os.path.abspath(output)))
+        out.append(f"![{name}: mean regret vs queries]({rel})\n")
+
+    if not_run:
+        for key, why in not_run.items():
+            out.append(f"- **{strategy_title(*key)} did not run**: {why}")
+        out.append("")
+    if summary and shown_problems:
+        out.append("### Summary: beats random? / vs Optuna TPE\n")
+        out.append("Per problem: does the strategy beat nasforge random (difference of means > 2 standard errors), "
+                   "and how it compares with Optuna's TPESampler (better / tie / worse by the same test).\n")
+        out.append("| strategy | " + " | ".join(STRATEGY_PROBLEM_TITLES.get(p, p).replace("NAS-Bench-201 ", "NB201 ")
+                                                 for p in shown_problems) + " |")
+        out.append("|---|" + ":---:|" * len(shown_problems))
+        for key in entries:
+            if key not in summary:
+                if key in not_run:
+                    out.append(f"| {strategy_title(*key)} | " + " | ".join("did not run" for _ in shown_problems) +
+                               " |")
+                continue
+            cells = []
+            for p in shown_problems:
+                a, b = summary[key].get(p, [None, None])
+                parts = [x for x in (a and f"random: {a}", b and f"TPE: {b}") if x]
+                cells.append(", ".join(parts) or "n/a")
+            out.append(f"| {strategy_title(*key)} | " + " | ".join(cells) + " |")
+        out.append("")
+
+    # Per-trial cost as the study grows.
+    cost = []
+    for impl, label in st["cost_runs"]:
+        path = os.path.join(results, "strategies", f"cost_{impl}_{label}.json")
+        if os.path.exists(path):
+            cost.append((impl, label, load(path)))
+    if cost:
+        n = st["cost_trials"]
+        wins = [(a, min(a + 50, n)) for a in range(0, n, 50)]
+        out.append("### Per-trial cost as the study grows (hartmann6)\n")
+        out.append(f"One study of {n} trials on hartmann6 (6 floats) per row, seed(s) "
+                   f"{', '.join(str(s) for s in st['cost_seeds'])}; mean ms per ask + evaluate + tell over each "
+                   f"window of trials, default options. Timings on the shared machine (other builds running), so "
+                   f"read them as orders of magnitude.\n")
+        out.append("| strategy | " + " | ".join(f"trials {a + 1}-{b}" for a, b in wins) + " |")
+        out.append("|---|" + "---:|" * len(wins))
+        for impl, label, d in cost:
+            if "error" in d:
+                out.append(f"| {strategy_title(impl, label)} | did not run: {d['error']} |" + " |" * (len(wins) - 1))
+                continue
+            cells = []
+            for a, b in wins:
+                ms = [x for r in d["runs"] for x in r["ms"][a:b]]
+                cells.append(fmt(statistics.fmean(ms)) if ms else "n/a")
+            out.append(f"| {strategy_title(impl, label)} | " + " | ".join(cells) + " |")
+        out.append("")
+
+
+# Section 4 is not measured by run.sh: it points to the compression results in docs/compression.md.
+COMPRESSION_SECTION = """\
+## 4. Compression (quantization, pruning, clustering)
+
+Not a speed race against a peer, so no ratio: the accuracy, size, MAC and latency figures of compressed
+candidates, measured on 2026-11-22 with `nasforge run configs/compress_fashion_mnist.yaml` (3m31s) and
+`nasforge run configs/prune_cluster_fashion_mnist.yaml` (2m09s) on the machine above, are tabulated in
+[compression.md](compression.md#results-on-fashion-mnist). Read them back from the folder the runs started in
+with `nasforge trials --storage sqlite:///compress_fashion_mnist.db --study compress-fashion-mnist` and
+`nasforge trials --storage sqlite:///prune_cluster_fashion_mnist.db --study prune-cluster --format json`.
+"""
+
+
 # -------------------------------------------------------------------------------------------------- driver
 
 
-SECTION_TITLES = {"overhead": "1. overhead", "quality": "2. search quality", "train": "3. training throughput"}
+SECTION_TITLES = {"overhead": "1. overhead", "quality": "2. search quality", "train": "3. training throughput",
+                  "strategies": "5. search strategies"}
 
 
 def section_sources(results, meta):
@@ -459,7 +802,8 @@ def main():
     out.append(f"- Harnesses: `bench/nasforge_bench.cc` (C++ ask/tell API, search/study.h) and "
                f"`bench/optuna_bench.py` (`study.ask(distributions)` / `study.tell`), same protocol, "
                f"run one after the other (never concurrently). Optuna logging is silenced. Training: "
-               f"`bench/train_bench.cc` and `bench/train_bench.py` (section 3).")
+               f"`bench/train_bench.cc` and `bench/train_bench.py` (section 3). Strategies: `nasforge_bench trace` and "
+               f"`optuna_bench.py trace` (section 5).")
     out.append("- nasforge's `tpe` is multivariate (one joint estimator per group of co-occurring parameters) when "
                "every parameter is categorical and independent otherwise (see docs/strategies.md); Optuna 3.1's "
                "`TPESampler` defaults to independent (univariate) TPE. The tables compare the two defaults and also "
@@ -507,6 +851,14 @@ def main():
         misses_t = train_section(m, results_t, out)
     else:
         out.append("_No run has training-throughput results; run `bench/run.sh --only train`._\n")
+
+    out.append(COMPRESSION_SECTION)
+    out.append("## 5. Search strategies on tabular NAS and HPO benchmarks\n")
+    if sources["strategies"]:
+        results_s, m = sources["strategies"]
+        strategies_section(m, results_s, out, output)
+    else:
+        out.append("_No run has strategy-comparison results; run `bench/run.sh --only strategies`._\n")
 
     out.append("## Targets\n")
     if sources["overhead"]:

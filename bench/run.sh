@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Side-by-side benchmarks of nasforge against Optuna 3.1 (sampler overhead, search quality) and against Python
-# PyTorch 1.13 (training throughput); rewrites docs/benchmarks.md from one run.
+# Side-by-side benchmarks of nasforge against Optuna 3.1 (sampler overhead, search quality), against Python
+# PyTorch 1.13 (training throughput), and of nasforge's search strategies against each other and Optuna on tabular
+# NAS/HPO benchmarks; rewrites docs/benchmarks.md from one run.
 #
-#   bench/run.sh                full run (~20 minutes on 2 cores), writes docs/benchmarks.md
-#   bench/run.sh --quick        smoke test (~3 minutes), writes build-bench/benchmarks-quick.md
-#   bench/run.sh --only train   runs only the listed sections (overhead, quality, train; comma-separated) and
-#                               takes the others from the latest earlier run of the same mode in the build folder
+#   bench/run.sh                full run (~40 minutes on 2 cores), writes docs/benchmarks.md
+#   bench/run.sh --quick        smoke test (~8 minutes), writes build-bench/benchmarks-quick.md
+#   bench/run.sh --only train   runs only the listed sections (overhead, quality, train, strategies; comma-separated)
+#                               and takes the others from the latest earlier run of the same mode in the build folder
 #   options: --doc PATH (where the report goes), --build-dir DIR (default build-bench),
 #            --train-threads LIST (torch threads of the training runs, comma-separated; default 1: on a machine shared
 #            with other work a multi-threaded OpenMP team waits at every barrier for a descheduled thread, which
@@ -21,7 +22,7 @@ PY=/usr/bin/python3  # Debian's python3-optuna and python3-torch live here; the 
 QUICK=0
 DOC=""
 BUILD="$ROOT/build-bench"
-ONLY="overhead,quality,train"
+ONLY="overhead,quality,train,strategies"
 TRAIN_THREADS=1
 ARGS=("$@")
 while [[ $# -gt 0 ]]; do
@@ -36,13 +37,14 @@ while [[ $# -gt 0 ]]; do
          "--train-threads LIST)" >&2; exit 2 ;;
   esac
 done
-SECTIONS=(overhead quality train)
+SECTIONS=(overhead quality train strategies)
 declare -A RUN_SECTION=()
 IFS=, read -ra only_list <<<"$ONLY"
 for section in "${only_list[@]}"; do
   case "$section" in
-    overhead|quality|train) RUN_SECTION[$section]=1 ;;
-    *) echo "run.sh: --only: unknown section '$section' (allowed: overhead, quality, train)" >&2; exit 2 ;;
+    overhead|quality|train|strategies) RUN_SECTION[$section]=1 ;;
+    *) echo "run.sh: --only: unknown section '$section' (allowed: overhead, quality, train, strategies)" >&2
+       exit 2 ;;
   esac
 done
 runs() { [[ -n "${RUN_SECTION[$1]:-}" ]]; }
@@ -60,11 +62,13 @@ if [[ $QUICK == 1 ]]; then
   SEEDS=0,1; QUALITY_TRIALS=200
   # Training: network=epochs:training samples; warm-up batches; interleaved repeats.
   TRAIN_NETWORKS=("small=1:512" "medium=1:256"); TRAIN_WARMUP=1; TRAIN_REPEATS=1
+  STRATEGY_SEEDS=3; COST_TRIALS=100; COST_SEEDS=0
   DOC="${DOC:-$BUILD/benchmarks-quick.md}"
 else
   OVERHEAD_TRIALS=1000; REPEATS_MEMORY=3; REPEATS_SQLITE=1
   SEEDS=0,1,2,3,4,5,6,7,8,9; QUALITY_TRIALS=200
   TRAIN_NETWORKS=("small=1:2048" "medium=1:640"); TRAIN_WARMUP=1; TRAIN_REPEATS=5
+  STRATEGY_SEEDS=30; COST_TRIALS=300; COST_SEEDS=0
   DOC="${DOC:-$ROOT/docs/benchmarks.md}"
 fi
 TRAIN_BATCH=128
@@ -84,6 +88,26 @@ OPTUNA_VARIANTS=(random tpe tpe_multivariate)
 # Which nasforge variant each Optuna variant is compared with in the overhead table.
 PAIRS='[["random", "random"], ["tpe", "tpe"], ["tpe_multivariate", "tpe_multivariate"], ["tpe_univariate", "tpe"]]'
 
+# Strategies section: tabular problems (id=kind:table; maximize for nb201, minimize for hpolib), every strategy with
+# its default options, STRATEGY_TRIALS queries per run. The HPOLib tables are not shipped (2.4 MB each); a missing
+# one is skipped and the report says so. rl needs libnasforge_nn.so (built here when the build has libtorch); when
+# it cannot run, its result file records why and the report says that rl did not run.
+STRATEGY_TRIALS=100
+STRATEGY_NASFORGE=(random tpe gp evolution rl)
+STRATEGY_OPTUNA=(tpe random)
+HPOLIB_DIR="$(realpath -m "$ROOT/../shared/benchmarks/hpolib")"
+STRATEGY_PROBLEMS=(
+  "cifar10=nb201:$ROOT/data/benchmarks/nasbench201/cifar10_valid.csv.gz"
+  "cifar100=nb201:$ROOT/data/benchmarks/nasbench201/cifar100_valid.csv.gz"
+  "imagenet16=nb201:$ROOT/data/benchmarks/nasbench201/imagenet_valid.csv.gz"
+  "naval=hpolib:$HPOLIB_DIR/naval_propulsion.csv.gz"
+  "parkinsons=hpolib:$HPOLIB_DIR/parkinsons_telemonitoring.csv.gz"
+  "protein=hpolib:$HPOLIB_DIR/protein_structure.csv.gz"
+  "slice=hpolib:$HPOLIB_DIR/slice_localization.csv.gz"
+)
+# Per-trial cost as a study grows: (impl:label) on hartmann6, COST_TRIALS trials.
+COST_RUNS=("nasforge:gp" "nasforge:tpe" "optuna:tpe")
+
 if ! "$PY" -c 'import optuna' 2>/dev/null; then
   echo "run.sh: $PY cannot import optuna (install Debian's python3-optuna)" >&2
   exit 1
@@ -100,7 +124,7 @@ if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
     -DNASFORGE_BUILD_BENCH=ON >/dev/null
 fi
 TARGETS=()
-if runs overhead || runs quality; then TARGETS+=(nasforge_bench); fi
+if runs overhead || runs quality || runs strategies; then TARGETS+=(nasforge_bench); fi
 if runs train; then
   if grep -q '^NASFORGE_WITH_TORCH:BOOL=OFF' "$BUILD/CMakeCache.txt"; then
     echo "run.sh: $BUILD is configured with NASFORGE_WITH_TORCH=OFF; the train section needs libtorch" >&2
@@ -111,6 +135,21 @@ fi
 log "building ${TARGETS[*]} (Release) in $BUILD"
 cmake --build "$BUILD" --target "${TARGETS[@]}" -j2 >/dev/null
 BENCH="$BUILD/bench/nasforge_bench"
+# rl's libtorch half lives in libnasforge_nn.so; a failed build only keeps rl out of the strategies section.
+RL_STATUS=""
+if runs strategies && [[ " ${STRATEGY_NASFORGE[*]} " == *" rl "* ]]; then
+  if grep -q '^NASFORGE_WITH_TORCH:BOOL=OFF' "$BUILD/CMakeCache.txt"; then
+    RL_STATUS="$BUILD is configured with NASFORGE_WITH_TORCH=OFF, so libnasforge_nn.so is not built"
+  else
+    log "building nasforge_nn (Release) in $BUILD for the rl strategy"
+    if ! cmake --build "$BUILD" --target nasforge_nn -j2 >"$BUILD/nasforge_nn_build.log" 2>&1; then
+      build_log="$(realpath --relative-to="$ROOT" "$BUILD/nasforge_nn_build.log")"
+      RL_STATUS="libnasforge_nn.so did not build (log: $build_log)"
+      log "rl: $RL_STATUS"
+    fi
+  fi
+fi
+export NASFORGE_NN_LIBRARY="$BUILD/libnasforge_nn.so"
 TRAIN_BENCH="$BUILD/bench/nasforge_train_bench"
 
 RUN_ID="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -168,6 +207,11 @@ export B_SECTION_RUNS="$SECTION_RUNS" B_TRAIN_NETWORKS="${TRAIN_NETWORKS[*]}" B_
 export B_TRAIN_REPEATS="$TRAIN_REPEATS" B_TRAIN_THREADS="${TRAIN_THREADS_LIST[*]}" B_TRAIN_BATCH="$TRAIN_BATCH"
 export B_TRAIN_VAL="$TRAIN_VAL" B_MALLOC_TUNABLES="$MALLOC_TUNABLES" B_RUN_TRAIN="$(runs train && echo 1 || echo 0)"
 export B_TORCH_DEB="$(dpkg-query -W -f='${Version}' python3-torch 2>/dev/null || echo unknown)"
+export B_RUN_STRATEGIES="$(runs strategies && echo 1 || echo 0)" B_STRATEGY_TRIALS="$STRATEGY_TRIALS"
+export B_STRATEGY_SEEDS="$STRATEGY_SEEDS" B_STRATEGY_NASFORGE="${STRATEGY_NASFORGE[*]}"
+export B_STRATEGY_OPTUNA="${STRATEGY_OPTUNA[*]}" B_STRATEGY_PROBLEMS="${STRATEGY_PROBLEMS[*]}"
+export B_COST_TRIALS="$COST_TRIALS" B_COST_SEEDS="$COST_SEEDS" B_COST_RUNS="${COST_RUNS[*]}" B_RL_STATUS="$RL_STATUS"
+export B_ROOT="$ROOT"
 "$PY" - "$RESULTS/meta.json" <<'EOF'
 import json, os, sys, platform, sqlite3
 import optuna, sqlalchemy
@@ -199,6 +243,19 @@ if e["B_RUN_TRAIN"] == "1":
                      "batch_size": int(e["B_TRAIN_BATCH"]), "val_size": int(e["B_TRAIN_VAL"]),
                      "malloc_tunables": e["B_MALLOC_TUNABLES"], "pytorch": torch.__version__,
                      "pytorch_deb": e["B_TORCH_DEB"]}
+if e["B_RUN_STRATEGIES"] == "1":
+    problems = []
+    for item in e["B_STRATEGY_PROBLEMS"].split():
+        pid, _, rest = item.partition("=")
+        kind, _, table = rest.partition(":")
+        problems.append({"id": pid, "kind": kind, "table": table,
+                         "table_rel": os.path.relpath(table, e["B_ROOT"]), "present": os.path.isfile(table)})
+    meta["strategies"] = {
+        "trials": int(e["B_STRATEGY_TRIALS"]), "seeds": int(e["B_STRATEGY_SEEDS"]),
+        "nasforge": e["B_STRATEGY_NASFORGE"].split(), "optuna": e["B_STRATEGY_OPTUNA"].split(),
+        "problems": problems, "cost_trials": int(e["B_COST_TRIALS"]),
+        "cost_seeds": [int(s) for s in e["B_COST_SEEDS"].split(",")],
+        "cost_runs": [r.split(":") for r in e["B_COST_RUNS"].split()], "rl_status": e["B_RL_STATUS"]}
 with open(sys.argv[1], "w") as f:
     json.dump(meta, f, indent=1)
 EOF
@@ -278,6 +335,70 @@ if runs train; then
     done
   done
   cut -d' ' -f1-3 /proc/loadavg >"$RESULTS/train/loadavg_end"
+fi
+
+# ------------------------------------------------------------------------------- 4. search strategies
+# Every strategy with its default options on tabular NAS/HPO problems (noisy one-seed queries); each run records
+# every trial (observed value, table mean, time), and report.py derives incumbents, regret curves and verdicts.
+# A strategy that fails leaves {"error": ...} instead of results, and the report says it did not run.
+trace_or_error() {  # OUT_JSON IMPL LABEL PROBLEM_ID -- command...
+  local out="$1" impl="$2" label="$3" pid="$4"
+  shift 5
+  if "$@" >"$out" 2>"$TMP/trace.err"; then
+    grep -v '^  ' "$TMP/trace.err" >&2 || true
+    return 0
+  fi
+  local why
+  why="$(grep -v '^  ' "$TMP/trace.err" | tail -3 | tr '\n' ' ')"
+  log "  $impl $label on $pid did not run: $why"
+  "$PY" -c 'import json, sys; print(json.dumps({"impl": sys.argv[1], "kind": "trace", "label": sys.argv[2],
+"problem_id": sys.argv[3], "error": sys.argv[4].strip() or "exited with an error"}))' \
+    "$impl" "$label" "$pid" "$why" >"$out"
+}
+if runs strategies; then
+  mkdir -p "$RESULTS/strategies"
+  strategies_start=$(date +%s)
+  STRATEGY_SEED_LIST="$(seq -s, 0 $((STRATEGY_SEEDS - 1)))"
+  for item in "${STRATEGY_PROBLEMS[@]}"; do
+    pid="${item%%=*}" spec="${item#*=}"
+    kind="${spec%%:*}" table="${spec#*:}"
+    if [[ ! -f $table ]]; then
+      log "strategies: $table is missing; skipping $pid"
+      continue
+    fi
+    for label in "${STRATEGY_NASFORGE[@]}"; do
+      out="$RESULTS/strategies/nasforge_${label}_$pid.json"
+      if [[ $label == rl && -n $RL_STATUS ]]; then
+        "$PY" -c 'import json, sys; print(json.dumps({"impl": "nasforge", "kind": "trace", "label": "rl",
+"problem_id": sys.argv[1], "error": sys.argv[2]}))' "$pid" "$RL_STATUS" >"$out"
+        continue
+      fi
+      log "strategies nasforge $label $pid ($STRATEGY_SEEDS seeds x $STRATEGY_TRIALS queries)"
+      # One torch thread for rl's controller: the machine is shared, and the controller is tiny.
+      trace_or_error "$out" nasforge "$label" "$pid" -- env OMP_NUM_THREADS=1 "$BENCH" trace --label "$label" \
+        --strategy "name: $label" --problem "$kind" --table "$table" --seeds "$STRATEGY_SEED_LIST" \
+        --trials "$STRATEGY_TRIALS"
+    done
+    for label in "${STRATEGY_OPTUNA[@]}"; do
+      log "strategies optuna $label $pid ($STRATEGY_SEEDS seeds x $STRATEGY_TRIALS queries)"
+      trace_or_error "$RESULTS/strategies/optuna_${label}_$pid.json" optuna "$label" "$pid" -- \
+        "$PY" "$ROOT/bench/optuna_bench.py" trace --strategy "$label" --problem "$kind" --table "$table" \
+        --seeds "$STRATEGY_SEED_LIST" --trials "$STRATEGY_TRIALS"
+    done
+  done
+  for run in "${COST_RUNS[@]}"; do
+    impl="${run%%:*}" label="${run#*:}"
+    out="$RESULTS/strategies/cost_${impl}_$label.json"
+    log "strategies cost $impl $label hartmann6 ($COST_TRIALS trials, seeds $COST_SEEDS)"
+    if [[ $impl == nasforge ]]; then
+      trace_or_error "$out" "$impl" "$label" cost -- "$BENCH" trace --label "$label" --strategy "name: $label" \
+        --problem hartmann6 --seeds "$COST_SEEDS" --trials "$COST_TRIALS"
+    else
+      trace_or_error "$out" "$impl" "$label" cost -- "$PY" "$ROOT/bench/optuna_bench.py" trace --strategy "$label" \
+        --problem hartmann6 --seeds "$COST_SEEDS" --trials "$COST_TRIALS"
+    fi
+  done
+  echo "{\"seconds\": $(( $(date +%s) - strategies_start ))}" >"$RESULTS/strategies/section_time.json"
 fi
 
 "$PY" - "$RESULTS/meta.json" <<'EOF'

@@ -98,7 +98,7 @@ LoadedStudy open_study(const std::shared_ptr<Storage>& storage, const std::strin
   if (existing > 0) sampler_seed = mix_seed(sampler_seed, existing + 0x5eed);
   ls.study->set_space(ls.config.space);
   ls.study->set_sampler(make_sampler(ls.config.strategy(), ls.config.space, sampler_seed,
-                                       StrategyEnv{info.directions.size(), ls.config.objective(), ls.config.base_dir}));
+                                     StrategyEnv{info.directions.size(), ls.config.objective(), ls.config.base_dir}));
   ls.study->set_pruner(make_pruner(ls.config.pruner()));
   StudyOptions options;
   options.with_seed(seed)

@@ -86,13 +86,15 @@ Study Study::load(std::shared_ptr<Storage> storage, const std::string& name) {
 
 ParamMap Study::sample(const ParamMap& fixed, const std::vector<FrozenTrial>& trials) {
   if (!sampler_) throw StateError("study '" + info_.name + "' has no strategy set; cannot ask");
-  SampleContext ctx{space_, trials, info_.directions, fixed,
-                    [this](const std::string& key) {
-                      return storage_->claim_study_key(study_id_, "claim:" + key, Json(true));
-                    },
-                    [this](const std::string& message) {
-                      if (options_.on_strategy_progress) options_.on_strategy_progress(message);
-                    }};
+  SampleContext ctx{
+      space_,
+      trials,
+      info_.directions,
+      fixed,
+      [this](const std::string& key) { return storage_->claim_study_key(study_id_, "claim:" + key, Json(true)); },
+      [this](const std::string& message) {
+        if (options_.on_strategy_progress) options_.on_strategy_progress(message);
+      }};
   ParamMap params = sampler_->sample(ctx);
   // Guard against a sampler bug silently producing values outside the space.
   return space_.validate(params, true);

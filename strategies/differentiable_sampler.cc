@@ -20,7 +20,10 @@ namespace {
 class DifferentiableSampler : public Sampler {
  public:
   DifferentiableSampler(DifferentiableOptions options, CellSkeleton cell, TrainConfig train, SearchSpace space)
-      : options_(options), cell_(std::move(cell)), train_(std::move(train)), space_(std::move(space)),
+      : options_(options),
+        cell_(std::move(cell)),
+        train_(std::move(train)),
+        space_(std::move(space)),
         random_(options.seed ^ 0x9e3779b97f4a7c15ULL) {}
 
   ParamMap sample(const SampleContext& ctx) override {
@@ -28,19 +31,17 @@ class DifferentiableSampler : public Sampler {
     // Each proposal is an independent search with its own seed, so several trials give the spread over seeds.
     DifferentiableOptions o = options_;
     o.seed = options_.seed + static_cast<std::uint64_t>(searches_++);
-    DifferentiableResult r = nn_api("the " + name + " strategy")
-                                 .run_differentiable_search(o, cell_, train_, [&](const std::string& m) {
-                                   if (ctx.progress) ctx.progress(name + " search " + std::to_string(searches_) + ": " + m);
-                                 });
+    DifferentiableResult r =
+        nn_api("the " + name + " strategy").run_differentiable_search(o, cell_, train_, [&](const std::string& m) {
+          if (ctx.progress) ctx.progress(name + " search " + std::to_string(searches_) + ": " + m);
+        });
     // The architecture comes from the search; any other parameter (e.g. a learning rate) is drawn at random.
     ParamMap fixed = ctx.fixed;
     for (const auto& [key, value] : space_.architecture()->params(r.genotype)) fixed[key] = value;
     SampleContext rest{ctx.space, ctx.trials, ctx.directions, fixed, ctx.claim, ctx.progress};
     ParamMap params = random_.sample(rest);
-    attrs_ = {{"strategy", name},
-              {"search_genotype", r.genotype},
-              {"search_cost_s", r.search_time_s},
-              {"search", r.details}};
+    attrs_ = {
+        {"strategy", name}, {"search_genotype", r.genotype}, {"search_cost_s", r.search_time_s}, {"search", r.details}};
     return params;
   }
 
@@ -84,8 +85,8 @@ std::unique_ptr<Sampler> make_differentiable(SectionReader& options, const Searc
   options.require(o.epochs >= 1, "epochs", "must be >= 1, got " + std::to_string(o.epochs));
   o.batch_size = options.integer("batch_size", o.batch_size, "mini-batch size of weight and architecture steps");
   options.require(o.batch_size >= 1, "batch_size", "must be >= 1, got " + std::to_string(o.batch_size));
-  o.arch_fraction = options.number("arch_fraction", o.arch_fraction,
-                                   "share of the training split held out for architecture steps");
+  o.arch_fraction =
+      options.number("arch_fraction", o.arch_fraction, "share of the training split held out for architecture steps");
   options.require(o.arch_fraction > 0 && o.arch_fraction < 1, "arch_fraction",
                   "must be in (0, 1), got " + std::to_string(o.arch_fraction));
   o.w_lr = options.number("w_lr", o.w_lr, "supernet weights: peak SGD learning rate (cosine decay to w_lr_min)");
@@ -102,8 +103,7 @@ std::unique_ptr<Sampler> make_differentiable(SectionReader& options, const Searc
   options.require(o.grad_clip >= 0, "grad_clip", "must be >= 0, got " + std::to_string(o.grad_clip));
   o.arch_lr = options.number("arch_lr", o.arch_lr, "architecture parameters: Adam learning rate");
   options.require(o.arch_lr > 0, "arch_lr", "must be > 0, got " + std::to_string(o.arch_lr));
-  o.arch_weight_decay =
-      options.number("arch_weight_decay", o.arch_weight_decay, "architecture parameters: L2 penalty");
+  o.arch_weight_decay = options.number("arch_weight_decay", o.arch_weight_decay, "architecture parameters: L2 penalty");
   options.require(o.arch_weight_decay >= 0, "arch_weight_decay",
                   "must be >= 0, got " + std::to_string(o.arch_weight_decay));
   if (gdas) {
@@ -131,14 +131,17 @@ std::unique_ptr<Sampler> make_differentiable(SectionReader& options, const Searc
                   "must be in [-1, 6], got " + std::to_string(o.max_skip));
 
   if (!env.objective.defined() || env.objective.is_null()) {
-    throw ValueError("the " + name + " strategy trains a supernet on the data of the study's `train` objective; "
+    throw ValueError("the " + name +
+                     " strategy trains a supernet on the data of the study's `train` objective; "
                      "this study has no objective: section");
   }
   SectionReader objective(env.objective);
   std::string kind = objective.text("kind", std::nullopt, "objective kind");
   if (kind != "train") {
-    throw ValueError("the " + name + " strategy trains a supernet on the data of a `train` objective; this study's "
-                     "objective is kind '" + kind + "'");
+    throw ValueError("the " + name +
+                     " strategy trains a supernet on the data of a `train` objective; this study's "
+                     "objective is kind '" +
+                     kind + "'");
   }
   TrainConfig train = TrainConfig::from_config(objective, space, env.n_objectives, env.base_dir);
   // The objective's own keys are checked by make_objective; only the dataset and device settings are used here.

@@ -9,8 +9,8 @@ namespace nasforge {
 
 namespace {
 
-using SamplerFactory =
-    std::unique_ptr<Sampler> (*)(SectionReader&, const SearchSpace&, std::uint64_t, const StrategyEnv&);
+using SamplerFactory = std::unique_ptr<Sampler> (*)(SectionReader&, const SearchSpace&, std::uint64_t,
+                                                    const StrategyEnv&);
 using PrunerFactory = std::unique_ptr<Pruner> (*)(SectionReader&);
 
 struct SamplerEntry {

@@ -13,7 +13,8 @@ TEST_F(ReadmeExampleTest, AskTellLoopFindsTheMinimum) {
   SearchSpace space = SearchSpace::from_config(ConfigNode::parse_string(
       "x: {type: float, low: -10, high: 10}\nkind: [a, b]"));
   study.set_space(space);
-  study.set_sampler(make_sampler(ConfigNode::parse_string("name: tpe"), space, /*seed=*/1, StrategyEnv{/*n_objectives=*/1}));
+  study.set_sampler(
+      make_sampler(ConfigNode::parse_string("name: tpe"), space, /*seed=*/1, StrategyEnv{/*n_objectives=*/1}));
   for (int i = 0; i < 50; ++i) {
     Trial trial = *study.ask();
     double x = trial.param("x").as_double();

@@ -24,8 +24,7 @@ class DifferentiableSamplerTest : public testing::NasforgeTest {
   }
   static std::string error_of(const std::string& strategy, const SearchSpace& space, const std::string& objective) {
     try {
-      StrategyEnv env(1, objective.empty() ? ConfigNode() : ConfigNode::parse_string(objective, "objective.yaml"),
-                      ".");
+      StrategyEnv env(1, objective.empty() ? ConfigNode() : ConfigNode::parse_string(objective, "objective.yaml"), ".");
       make_sampler(ConfigNode::parse_string(strategy, "study.yaml"), space, 1, env);
     } catch (const ConfigError& e) {
       return e.what();

@@ -29,8 +29,12 @@ class GridSamplerTest : public testing::SamplerTest {
   using SamplerTest::ask;
   // One call of the study loop: the claims live in `claims`, shared by every sampler given the same set.
   ParamMap ask(Sampler& sampler, std::set<std::string>& claims, ParamMap fixed = {}) {
-    SampleContext ctx{space_, trials_, directions_, std::move(fixed),
-                      [&claims](const std::string& key) { return claims.insert(key).second; }, {}};
+    SampleContext ctx{space_,
+                      trials_,
+                      directions_,
+                      std::move(fixed),
+                      [&claims](const std::string& key) { return claims.insert(key).second; },
+                      {}};
     return sampler.sample(ctx);
   }
 
@@ -209,7 +213,8 @@ TEST_F(GridSamplerTest, RegistryReadsShuffleOption) {
   std::set<std::string> claims;
   EXPECT_EQ(ask(*sampler, claims).at("a"), ParamValue(0));
   EXPECT_EQ(ask(*sampler, claims).at("a"), ParamValue(1));
-  EXPECT_THROW(make_sampler(ConfigNode::parse_string("name: grid\nshuffle: maybe\n"), space_, 1, StrategyEnv{}), ConfigError);
+  EXPECT_THROW(make_sampler(ConfigNode::parse_string("name: grid\nshuffle: maybe\n"), space_, 1, StrategyEnv{}),
+               ConfigError);
 }
 
 }  // namespace

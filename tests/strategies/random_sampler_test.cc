@@ -134,7 +134,8 @@ TEST_F(RandomSamplerTest, RegistryBuildsItAndRejectsUnknownKeys) {
   auto sampler = make_sampler(ConfigNode::parse_string("name: random\n"), space_, 3, StrategyEnv{});
   ParamMap p = ask(*sampler);
   EXPECT_EQ(p.size(), 1u);
-  EXPECT_THROW(make_sampler(ConfigNode::parse_string("name: random\nshuffle: true\n"), space_, 3, StrategyEnv{}), ConfigError);
+  EXPECT_THROW(make_sampler(ConfigNode::parse_string("name: random\nshuffle: true\n"), space_, 3, StrategyEnv{}),
+               ConfigError);
 }
 
 }  // namespace

@@ -305,7 +305,9 @@ TEST_F(TpeSamplerTest, MultivariateByDefaultOnlyForCategoricalSpaces) {
 
 TEST_F(TpeSamplerTest, OptionsAreValidatedWithTheirKey) {
   space_.add(param("x", Distribution::make_float(0, 1)));
-  auto build = [&](const std::string& yaml) { return make_sampler(ConfigNode::parse_string(yaml), space_, 1, StrategyEnv{}); };
+  auto build = [&](const std::string& yaml) {
+    return make_sampler(ConfigNode::parse_string(yaml), space_, 1, StrategyEnv{});
+  };
   EXPECT_NO_THROW(build("name: tpe\nn_startup_trials: 5\ngamma: 0.15\nweights: uniform\nconstant_liar: true\n"));
   EXPECT_NO_THROW(build("name: tpe\nmultivariate: false\n"));
   auto message = [&](const std::string& yaml) {

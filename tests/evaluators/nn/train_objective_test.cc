@@ -213,7 +213,8 @@ TEST_F(TrainObjectiveTest, CostObjectiveReportsNothing) {
 TEST_F(TrainObjectiveTest, BudgetRejectsOverBudgetCellsBeforeTraining) {
   const std::string cell = "type: cell\nchannels: 4\ncells_per_stage: 1\nstages: 1\n";
   SearchSpace space = make_space("", cell);
-  const std::string big = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+  const std::string big =
+      "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|";
   const std::string small = "|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|";
   const std::int64_t big_macs = analyze_costs(space.architecture()->build(big, Shape{1, 8, 8}, 4)).macs;
   const std::int64_t small_macs = analyze_costs(space.architecture()->build(small, Shape{1, 8, 8}, 4)).macs;

@@ -5,6 +5,7 @@
 // than max_skip skip connections, the symptom of the skip-connection collapse of long DARTS runs.
 #include "strategies/nn/differentiable_search.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -60,8 +61,7 @@ class Search {
         train_(train),
         progress_(progress),
         gen_(at::detail::createCPUGenerator(o.seed)),
-        gumbel_gen_(at::detail::createCPUGenerator(o.seed ^ 0x5851f42d4c957f2dULL)),
-        eval_gen_(at::detail::createCPUGenerator(o.seed ^ 0x2545f4914f6cdd1dULL)) {}
+        gumbel_gen_(at::detail::createCPUGenerator(o.seed ^ 0x5851f42d4c957f2dULL)) {}
 
   DifferentiableResult run() {
     const auto started = SteadyClock::now();
@@ -251,16 +251,26 @@ class Search {
   }
 
   // Supernet accuracy on (up to kMaxEvalSamples of) the architecture split: the softmax mixture for DARTS; for
-  // GDAS a Gumbel sample per batch at the current temperature, as NAS-Bench-201 evaluates it (the argmax path
-  // alone can score at chance: the shared BatchNorm statistics were gathered over sampled paths).
+  // GDAS the derived cell's path, normalized with batch statistics: the running BatchNorm statistics were
+  // gathered over randomly sampled paths and do not fit any single one (with them it scores near chance).
   double evaluate() {
-    net_->eval();
     torch::NoGradGuard no_grad;
+    ArchSample arch;
+    if (o_.gdas) {
+      net_->train();  // only the running statistics, unused while searching, change
+      const std::vector<std::string> derived = parse_nasbench201_arch(net_->derive());
+      const auto& ops = net_->ops();
+      for (const auto& op : derived) arch.sampled.push_back(std::find(ops.begin(), ops.end(), op) - ops.begin());
+      torch::Tensor index = torch::tensor(arch.sampled, torch::kLong).to(net_->alpha().device());
+      arch.weights = torch::zeros_like(net_->alpha()).scatter_(1, index.unsqueeze(1), 1.0);
+    } else {
+      net_->eval();
+      arch = net_->softmax_weights(true);
+    }
     const std::int64_t n = std::min(arch_idx_.size(0), kMaxEvalSamples);
     const std::int64_t step = std::max<std::int64_t>(1, train_.eval_batch_size);
     std::int64_t correct = 0;
     for (std::int64_t s = 0; s < n; s += step) {
-      const ArchSample arch = o_.gdas ? net_->gumbel_sample(tau_, eval_gen_) : net_->softmax_weights(true);
       torch::Tensor idx = arch_idx_.slice(0, s, std::min(n, s + step));
       torch::Tensor logits =
           net_->forward(prepare_batch(data_, data_.train.x.index_select(0, idx), false, nullptr), arch);
@@ -290,7 +300,6 @@ class Search {
   const std::function<void(const std::string&)>& progress_;
   at::Generator gen_;
   at::Generator gumbel_gen_;
-  at::Generator eval_gen_;  // evaluation draws apart, so that they do not change the search
   TrainData data_;
   torch::Tensor weight_idx_, arch_idx_;
   Supernet net_{nullptr};

@@ -158,7 +158,18 @@ std::optional<Trial> Study::ask(std::optional<int> max_slots) {
   // Over-budget proposals are dropped before anything is stored or trained; the sampler is asked again (its
   // random stream moves on, so it proposes something else).
   for (int rejections = 0;; ++rejections) {
-    nt.params = sample({}, history);
+    try {
+      nt.params = sample({}, history);
+    } catch (const ObjectiveError& e) {
+      // The strategy's own training failed (e.g. a NaN loss in a darts supernet search): like a failing objective,
+      // that costs one FAIL trial (without parameters), not the study; the next ask() runs a fresh search.
+      NewTrial failed;
+      failed.system_attrs = sampler_->take_trial_attrs();
+      auto created = storage_->create_trial(study_id_, failed, max_slots);
+      if (!created) return std::nullopt;
+      storage_->fail_trial(created->trial_id, std::string("strategy: ") + e.what(), /*max_retry=*/0);
+      return ask(max_slots);
+    }
     nt.system_attrs = sampler_->take_trial_attrs();
     std::optional<std::string> reason = options_.reject ? options_.reject(nt.params) : std::nullopt;
     if (!reason) {

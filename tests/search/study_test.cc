@@ -276,5 +276,36 @@ TEST_F(StudyTest, OverBudgetEnqueuedTrialFailsUntrainedWithTheReason) {
             std::string::npos);
 }
 
+/// Fails its first proposal the way a darts supernet search with a NaN loss does, then proposes x = 0.5.
+class FailingOnceSampler : public Sampler {
+ public:
+  ParamMap sample(const SampleContext&) override {
+    if (calls_++ == 0) throw ObjectiveError("supernet train loss is nan at epoch 1");
+    return {{"x", 0.5}, {"opt", "adam"}};
+  }
+
+ private:
+  int calls_ = 0;
+};
+
+TEST_F(StudyTest, AStrategyFailureCostsOneFailedTrialNotTheStudy) {
+  Study study = make_study();
+  study.set_sampler(std::make_unique<FailingOnceSampler>());
+  std::optional<Trial> t = study.ask();
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->number(), 1);
+  EXPECT_EQ(t->param("x").as_double(), 0.5);
+  FrozenTrial failed = study.trials().at(0);
+  EXPECT_EQ(failed.state, TrialState::kFail);
+  EXPECT_TRUE(failed.params.empty());
+  EXPECT_EQ(failed.system_attrs.at(attr::kFailReason).get<std::string>(),
+            "strategy: supernet train loss is nan at epoch 1");
+  // With every slot taken by the failure, ask() reports that instead of searching again.
+  Study capped = make_study();
+  capped.set_sampler(std::make_unique<FailingOnceSampler>());
+  EXPECT_FALSE(capped.ask(/*max_slots=*/1));
+  EXPECT_EQ(capped.counts().failed, 1);
+}
+
 }  // namespace
 }  // namespace nasforge

@@ -4,6 +4,7 @@
 // trial, which stores the search's cost and trajectory as system attributes.
 #include "strategies/differentiable_sampler.h"
 
+#include <algorithm>
 #include <string>
 
 #include "core/error.h"
@@ -28,6 +29,12 @@ class DifferentiableSampler : public Sampler {
 
   ParamMap sample(const SampleContext& ctx) override {
     const std::string name = options_.gdas ? "gdas" : "darts";
+    // An enqueued or re-enqueued (interrupted) trial already names its cell: no search, only the rest is drawn.
+    const std::vector<ParamSpec> cell_params = space_.architecture()->parameters();
+    if (std::all_of(cell_params.begin(), cell_params.end(),
+                    [&ctx](const ParamSpec& p) { return ctx.fixed.count(p.name) > 0; })) {
+      return random_.sample(ctx);
+    }
     // Each proposal is an independent search with its own seed, so several trials give the spread over seeds.
     DifferentiableOptions o = options_;
     o.seed = options_.seed + static_cast<std::uint64_t>(searches_++);
@@ -37,7 +44,7 @@ class DifferentiableSampler : public Sampler {
         });
     // The architecture comes from the search; any other parameter (e.g. a learning rate) is drawn at random.
     ParamMap fixed = ctx.fixed;
-    for (const auto& [key, value] : space_.architecture()->params(r.genotype)) fixed[key] = value;
+    for (const auto& [key, value] : space_.architecture()->params(r.genotype)) fixed.emplace(key, value);  // fixed win
     SampleContext rest{ctx.space, ctx.trials, ctx.directions, fixed, ctx.claim, ctx.progress};
     ParamMap params = random_.sample(rest);
     attrs_ = {

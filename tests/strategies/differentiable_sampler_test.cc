@@ -22,6 +22,12 @@ class DifferentiableSamplerTest : public testing::NasforgeTest {
     space.set_architecture(make_architecture(ConfigNode::parse_string(arch_yaml, "arch.yaml")));
     return space;
   }
+  static SearchSpace parse_space_with_cell(const std::string& params_yaml) {
+    SearchSpace space = SearchSpace::from_config(ConfigNode::parse_string(params_yaml, "space.yaml"));
+    space.set_architecture(
+        make_architecture(ConfigNode::parse_string("type: cell\nchannels: 4\ncells_per_stage: 1\nstages: 2\n")));
+    return space;
+  }
   static std::string error_of(const std::string& strategy, const SearchSpace& space, const std::string& objective) {
     try {
       StrategyEnv env(1, objective.empty() ? ConfigNode() : ConfigNode::parse_string(objective, "objective.yaml"), ".");
@@ -79,6 +85,24 @@ TEST_F(DifferentiableSamplerTest, RlOptimisesOneObjective) {
   } catch (const ConfigError& e) {
     EXPECT_TRUE(contains(e.what(), "single objective")) << e.what();
   }
+}
+
+TEST_F(DifferentiableSamplerTest, AGivenCellIsKeptWithoutASearch) {
+  // An enqueued or interrupted-and-re-enqueued trial names its cell; proposing for it must neither run a search
+  // (in this torch-free build that would throw) nor replace the cell.
+  SearchSpace space = parse_space_with_cell("lr: {type: float, low: 0.01, high: 0.1, log: true}\n");
+  StrategyEnv env(1, ConfigNode::parse_string(kTrainObjective, "objective.yaml"), ".");
+  auto sampler = make_sampler(ConfigNode::parse_string("name: darts\n", "study.yaml"), space, 1, env);
+  ParamMap fixed =
+      space.architecture()->params("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|");
+  std::vector<FrozenTrial> trials;
+  std::vector<StudyDirection> directions = {StudyDirection::kMaximize};
+  SampleContext ctx{space, trials, directions, fixed, [](const std::string&) { return true; }, {}};
+  ParamMap params = sampler->sample(ctx);
+  for (const auto& [key, value] : fixed) EXPECT_EQ(params.at(key), value) << key;
+  double lr = params.at("lr").as_double();
+  EXPECT_TRUE(lr >= 0.01 && lr <= 0.1) << lr;
+  EXPECT_TRUE(sampler->take_trial_attrs().empty());
 }
 
 }  // namespace

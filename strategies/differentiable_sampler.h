@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,8 +47,5 @@ struct CellSkeleton {
   std::int64_t stages = 3;           ///< Stages separated by reductions.
   std::vector<std::string> ops;      ///< Candidate ops of every edge (NAS-Bench-201 names).
 };
-
-/// Progress lines of a long search (epoch summaries); may be empty.
-using ProgressFn = std::function<void(const std::string& message)>;
 
 }  // namespace nasforge

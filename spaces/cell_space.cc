@@ -95,28 +95,29 @@ std::vector<std::string> parse_nasbench201_arch(const std::string& arch) {
   return ops;
 }
 
-namespace {
-
-// Index of edge i -> j in nasbench201_edges() order.
-constexpr std::size_t edge_index(int j, int i) {
-  return static_cast<std::size_t>(j * (j - 1) / 2 + i);
-}
-
-// Which edges can affect the cell output (see the file comment); InvalidArchitecture when none reaches it.
-std::array<bool, 6> live_edges(const std::vector<std::string>& ops, const std::string& arch) {
-  std::array<bool, 4> from_input = {true, false, false, false};
+std::array<bool, 4> nasbench201_reachable(const std::vector<std::string>& ops) {
+  check(ops.size() == 6, "a NAS-Bench-201 cell has 6 edges, got " + std::to_string(ops.size()) + " ops");
+  std::array<bool, 4> reach = {true, false, false, false};
   for (int j = 1; j < 4; ++j) {
     for (int i = 0; i < j; ++i) {
-      if (from_input[static_cast<std::size_t>(i)] && ops[edge_index(j, i)] != "none") {
-        from_input[static_cast<std::size_t>(j)] = true;
+      if (reach[static_cast<std::size_t>(i)] && ops[nasbench201_edge_index(j, i)] != "none") {
+        reach[static_cast<std::size_t>(j)] = true;
       }
     }
   }
+  return reach;
+}
+
+namespace {
+
+// Which edges can affect the cell output (see the file comment); InvalidArchitecture when none reaches it.
+std::array<bool, 6> live_edges(const std::vector<std::string>& ops, const std::string& arch) {
+  const std::array<bool, 4> from_input = nasbench201_reachable(ops);
   if (!from_input[3]) throw InvalidArchitecture("cell output is disconnected from its input: " + arch);
   std::array<bool, 4> to_output = {false, false, false, true};
   for (int i = 2; i >= 0; --i) {
     for (int j = i + 1; j < 4; ++j) {
-      if (to_output[static_cast<std::size_t>(j)] && ops[edge_index(j, i)] != "none") {
+      if (to_output[static_cast<std::size_t>(j)] && ops[nasbench201_edge_index(j, i)] != "none") {
         to_output[static_cast<std::size_t>(i)] = true;
       }
     }
@@ -124,8 +125,9 @@ std::array<bool, 6> live_edges(const std::vector<std::string>& ops, const std::s
   std::array<bool, 6> live{};
   for (int j = 1; j < 4; ++j) {
     for (int i = 0; i < j; ++i) {
-      live[edge_index(j, i)] = from_input[static_cast<std::size_t>(i)] && to_output[static_cast<std::size_t>(j)] &&
-                               ops[edge_index(j, i)] != "none";
+      live[nasbench201_edge_index(j, i)] = from_input[static_cast<std::size_t>(i)] &&
+                                           to_output[static_cast<std::size_t>(j)] &&
+                                           ops[nasbench201_edge_index(j, i)] != "none";
     }
   }
   return live;
@@ -247,7 +249,7 @@ class CellSpace : public ArchitectureSpace {
     for (int j = 1; j < 4; ++j) {
       std::vector<int> terms;
       for (int i = 0; i < j; ++i) {
-        std::size_t e = edge_index(j, i);
+        std::size_t e = nasbench201_edge_index(j, i);
         if (!live[e]) continue;
         const std::string& op = ops[e];
         std::size_t si = static_cast<std::size_t>(i);

@@ -41,17 +41,6 @@ void check_finite(double value, const std::string& what, int epoch, std::int64_t
   }
 }
 
-// Gradients of `loss` with respect to `inputs`; zeros for inputs it does not depend on.
-std::vector<torch::Tensor> grads_of(const torch::Tensor& loss, const std::vector<torch::Tensor>& inputs) {
-  std::vector<torch::Tensor> g =
-      torch::autograd::grad({loss}, inputs, /*grad_outputs=*/{}, /*retain_graph=*/false, /*create_graph=*/false,
-                            /*allow_unused=*/true);
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    if (!g[i].defined()) g[i] = torch::zeros_like(inputs[i]);
-  }
-  return g;
-}
-
 class Search {
  public:
   Search(const DifferentiableOptions& o, const CellSkeleton& cell, const TrainConfig& train,
@@ -159,16 +148,14 @@ class Search {
       }
       check_finite(net_->alpha().sum().item<double>(), "architecture parameter", epoch, iters);
 
-      const double accuracy = evaluate();
       const std::string genotype = net_->derive();
       const std::vector<std::string> ops = parse_nasbench201_arch(genotype);
+      const std::vector<std::int64_t> derived = op_indices(ops);
+      const double accuracy = evaluate(derived);
       const int skips = count_skips(ops);
       const double expected = net_->expected_macs().item<double>();
       double cell_macs = 0;
-      for (const auto& op : ops) {
-        auto it = std::find(net_->ops().begin(), net_->ops().end(), op);
-        cell_macs += net_->op_macs(it - net_->ops().begin());
-      }
+      for (std::int64_t k : derived) cell_macs += net_->op_macs(k);
       const double seconds = seconds_since(epoch_start);
       Json record = {{"epoch", epoch},
                      {"train_loss", loss_sum / static_cast<double>(seen)},
@@ -253,14 +240,13 @@ class Search {
   // Supernet accuracy on (up to kMaxEvalSamples of) the architecture split: the softmax mixture for DARTS; for
   // GDAS the derived cell's path, normalized with batch statistics: the running BatchNorm statistics were
   // gathered over randomly sampled paths and do not fit any single one (with them it scores near chance).
-  double evaluate() {
+  // `derived`: the op index of each edge of the epoch's derived cell.
+  double evaluate(const std::vector<std::int64_t>& derived) {
     torch::NoGradGuard no_grad;
     ArchSample arch;
     if (o_.gdas) {
       net_->train();  // only the running statistics, unused while searching, change
-      const std::vector<std::string> derived = parse_nasbench201_arch(net_->derive());
-      const auto& ops = net_->ops();
-      for (const auto& op : derived) arch.sampled.push_back(std::find(ops.begin(), ops.end(), op) - ops.begin());
+      arch.sampled = derived;
       torch::Tensor index = torch::tensor(arch.sampled, torch::kLong).to(net_->alpha().device());
       arch.weights = torch::zeros_like(net_->alpha()).scatter_(1, index.unsqueeze(1), 1.0);
     } else {
@@ -278,6 +264,14 @@ class Search {
     }
     net_->train();
     return n > 0 ? static_cast<double>(correct) / static_cast<double>(n) : 0;
+  }
+
+  // Index in the supernet's op list of each of `ops` (all of them are among its ops: they come from derive()).
+  std::vector<std::int64_t> op_indices(const std::vector<std::string>& ops) const {
+    std::vector<std::int64_t> out;
+    for (const auto& op : ops)
+      out.push_back(std::find(net_->ops().begin(), net_->ops().end(), op) - net_->ops().begin());
+    return out;
   }
 
   // softmax(alpha) per edge as {edge: {op: p}}.

@@ -31,10 +31,6 @@ nn::Sequential relu_conv_bn(std::int64_t in, std::int64_t out, int kernel, int s
                         nn::BatchNorm2d(nn::BatchNorm2dOptions(out).affine(affine)));
 }
 
-constexpr std::size_t edge_index(int j, int i) {
-  return static_cast<std::size_t>(j * (j - 1) / 2 + i);
-}
-
 }  // namespace
 
 MixedOpImpl::MixedOpImpl(std::int64_t channels, const std::vector<std::string>& ops) : ops_(ops) {
@@ -91,7 +87,7 @@ torch::Tensor SearchCellImpl::forward(const torch::Tensor& x, const torch::Tenso
   for (int j = 1; j < 4; ++j) {
     torch::Tensor sum;
     for (int i = 0; i < j; ++i) {
-      const std::size_t e = edge_index(j, i);
+      const std::size_t e = nasbench201_edge_index(j, i);
       const auto row = static_cast<std::int64_t>(e);
       torch::Tensor term =
           sampled.empty() ? edges_[e]->forward(node[static_cast<std::size_t>(i)], weights[row])
@@ -208,17 +204,6 @@ double SupernetImpl::max_macs() const {
   return 6.0 * *std::max_element(op_macs_.begin(), op_macs_.end());
 }
 
-bool cell_connected(const std::vector<std::string>& ops) {
-  std::array<bool, 4> reach = {true, false, false, false};
-  for (int j = 1; j < 4; ++j) {
-    for (int i = 0; i < j; ++i) {
-      if (reach[static_cast<std::size_t>(i)] && ops.at(edge_index(j, i)) != "none")
-        reach[static_cast<std::size_t>(j)] = true;
-    }
-  }
-  return reach[3];
-}
-
 int count_skips(const std::vector<std::string>& ops) {
   return static_cast<int>(std::count(ops.begin(), ops.end(), "skip_connect"));
 }
@@ -239,9 +224,6 @@ bool CollapseGuard::observe(const std::string& genotype) {
   return false;
 }
 
-namespace {
-
-// Gradients of `loss` with respect to `inputs`; zeros for inputs it does not depend on.
 std::vector<torch::Tensor> grads_of(const torch::Tensor& loss, const std::vector<torch::Tensor>& inputs) {
   std::vector<torch::Tensor> g =
       torch::autograd::grad({loss}, inputs, /*grad_outputs=*/{}, /*retain_graph=*/false, /*create_graph=*/false,
@@ -251,8 +233,6 @@ std::vector<torch::Tensor> grads_of(const torch::Tensor& loss, const std::vector
   }
   return g;
 }
-
-}  // namespace
 
 std::pair<torch::Tensor, torch::Tensor> darts_alpha_grad(Supernet& net, const std::vector<torch::Tensor>& weights,
                                                          const torch::Tensor& xw, const torch::Tensor& yw,
@@ -345,7 +325,7 @@ std::vector<std::string> derive_ops(const torch::Tensor& probs, const std::vecto
     return out;
   };
   std::vector<std::string> out = choose(false);
-  if (!cell_connected(out)) out = choose(true);
+  if (!nasbench201_reachable(out)[3]) out = choose(true);
   return out;
 }
 

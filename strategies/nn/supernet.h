@@ -114,8 +114,6 @@ TORCH_MODULE(Supernet);
 /// then disconnected from its input, `none` is excluded and the argmax taken again.
 std::vector<std::string> derive_ops(const torch::Tensor& probs, const std::vector<std::string>& ops,
                                     std::int64_t max_skip = -1);
-/// True when node 3 of a NAS-Bench-201 cell with these six ops is reachable from node 0.
-bool cell_connected(const std::vector<std::string>& ops);
 /// Number of skip_connect edges.
 int count_skips(const std::vector<std::string>& ops);
 /// The DARTS+ stopping rule: true when the arch string `genotype` has more than `max_skip` skip connections
@@ -141,6 +139,9 @@ class CollapseGuard {
   int collapse_epoch_ = 0;
   std::string result_;
 };
+
+/// Gradients of `loss` with respect to `inputs` (graph freed); zeros for inputs it does not depend on.
+std::vector<torch::Tensor> grads_of(const torch::Tensor& loss, const std::vector<torch::Tensor>& inputs);
 
 /// DARTS architecture gradient of the cross-entropy on the architecture batch (xa, ya) with respect to alpha, at
 /// the current `weights` (order 1) or at the weights after one virtual SGD step of rate `xi` with L2 `weight_decay`

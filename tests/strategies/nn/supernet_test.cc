@@ -148,11 +148,11 @@ TEST_F(SupernetTest, DeriveTakesTheArgmaxAndAvoidsDisconnectedCells) {
             "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|avg_pool_3x3~1|skip_connect~2|");
   // Every edge leaving node 0 is `none`: the argmax cell is disconnected, so `none` is excluded.
   std::vector<std::string> fixed = derive_ops(probs({0, 0, 3, 0, 3, 3}), ops);
-  EXPECT_TRUE(cell_connected(fixed));
+  EXPECT_TRUE(nasbench201_reachable(fixed)[3]);
   EXPECT_EQ(nasbench201_arch(fixed),
             "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|nor_conv_1x1~0|nor_conv_3x3~1|nor_conv_3x3~2|");
-  EXPECT_FALSE(cell_connected(
-      parse_nasbench201_arch("|none~0|+|none~0|skip_connect~1|+|none~0|skip_connect~1|skip_connect~2|")));
+  EXPECT_FALSE(nasbench201_reachable(
+      parse_nasbench201_arch("|none~0|+|none~0|skip_connect~1|+|none~0|skip_connect~1|skip_connect~2|"))[3]);
   // max_skip keeps the skip edges with the highest skip probability.
   torch::Tensor p = probs({1, 1, 1, 3, 3, 3});
   p[1][1] = 0.6;

@@ -8,9 +8,11 @@ packages=(
   libtorch-dev dataset-fashion-mnist
   libgtest-dev libgmock-dev
   sqlite3 python3
+  libpq-dev postgresql
 )
 if [ "${NASFORGE_WITH_PEERS:-0}" = 1 ]; then
-  packages+=(python3-optuna python3-torch)  # only the benchmarks compare against Optuna and PyTorch
+  # Only the benchmarks compare against Optuna and PyTorch; Optuna reaches PostgreSQL through psycopg2.
+  packages+=(python3-optuna python3-torch python3-psycopg2)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -1,8 +1,11 @@
 #include "search/cli.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -12,16 +15,15 @@
 #include <random>
 #include <sstream>
 #include <thread>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "core/error.h"
 #include "core/strings.h"
 #include "evaluators/model_bundle.h"
 #include "evaluators/objective.h"
 #include "search/report.h"
-#include "search/sqlite_storage.h"
 #include "search/runner.h"
+#include "search/sqlite_storage.h"
+#include "search/storage_copy.h"
 #include "search/study.h"
 #include "search/study_config.h"
 #include "search/trial_filter.h"
@@ -47,7 +49,7 @@ struct CommonArgs {
   std::optional<int> n_trials;
   std::optional<double> timeout_s;
   int workers = 1;
-  int worker_index = 0;
+  std::optional<int> worker_index;
   bool quiet = false;
   std::string device = "auto";
 };
@@ -286,7 +288,7 @@ class Progress {
 
 void print_result(Study& study, const std::string& storage_url, double elapsed_s) {
   TrialCounts c = study.counts();
-  std::cout << "Study '" << study.name() << "' (" << storage_url << "): " << c.finished() << " finished ("
+  std::cout << "Study '" << study.name() << "' (" << redact_url(storage_url) << "): " << c.finished() << " finished ("
             << c.complete << " complete, " << c.pruned << " pruned, " << c.failed - c.retried << " failed";
   if (c.retried) std::cout << ", " << c.retried << " failed and retried";
   std::cout << ")";
@@ -402,8 +404,8 @@ void finish_run(LoadedStudy& ls, const std::string& url, const CommonArgs& args)
   if (summary.timed_out && !args.quiet) std::cerr << "Stopped after the timeout of " << fmt_seconds(*args.timeout_s) << ".\n";
   print_result(*ls.study, url, summary.elapsed_s);
   if (summary.interrupted) {
-    throw Interrupted("stopped by the user; the study is saved. Continue with: nasforge resume --storage " + url +
-                      " --study " + ls.study->name());
+    throw Interrupted("stopped by the user; the study is saved. Continue with: nasforge resume --storage " +
+                      redact_url(url) + " --study " + ls.study->name());
   }
 }
 
@@ -455,10 +457,12 @@ int cmd_run(const std::string& file, CommonArgs args) {
     StudyInfo info = storage->get_study(*existing);
     auto stored = info.system_attrs.find(study_attr::kConfig);
     if (stored == info.system_attrs.end() || stored->second.get<std::string>() != cfg.text) {
-      throw ValueError("study '" + cfg.name + "' already exists in " + url +
-                       " with a different configuration. Continue it with 'nasforge resume --storage " + url +
-                       " --study " + cfg.name + "', choose another name with --study, or remove it with "
-                       "'nasforge delete --storage " + url + " --study " + cfg.name + " --yes'");
+      throw ValueError("study '" + cfg.name + "' already exists in " + redact_url(url) +
+                       " with a different configuration. Continue it with 'nasforge resume --storage " +
+                       redact_url(url) + " --study " + cfg.name +
+                       "', choose another name with --study, or remove it with "
+                       "'nasforge delete --storage " +
+                       redact_url(url) + " --study " + cfg.name + " --yes'");
     }
     if (!args.quiet) std::cerr << "Study '" << cfg.name << "' exists with this configuration; continuing it.\n";
     if (args.n_trials) storage->set_study_system_attr(*existing, study_attr::kNTrials, *args.n_trials);
@@ -471,7 +475,7 @@ int cmd_run(const std::string& file, CommonArgs args) {
   }
   LoadedStudy ls = open_study(storage, cfg.name, 0, /*need_objective=*/args.workers == 1);
   if (!args.quiet) {
-    std::cerr << "Running study '" << cfg.name << "' in " << url;
+    std::cerr << "Running study '" << cfg.name << "' in " << redact_url(url);
     if (ls.n_trials) std::cerr << " until " << *ls.n_trials << " trials have finished";
     if (args.workers > 1) std::cerr << " with " << args.workers << " worker processes";
     std::cerr << "\n";
@@ -503,13 +507,17 @@ int cmd_resume(CommonArgs args) {
 int cmd_worker(CommonArgs args) {
   if (args.study.empty()) throw UsageError("--study NAME is required");
   auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
-  LoadedStudy ls = open_study(storage, args.study, args.worker_index, true);
+  // Without an index, a random one: workers started alike on many machines must not replay one sampler stream.
+  std::random_device entropy;
+  const int index =
+      args.worker_index ? *args.worker_index : std::uniform_int_distribution<int>(1 << 20, INT_MAX)(entropy);
+  LoadedStudy ls = open_study(storage, args.study, index, true);
   if (args.n_trials) ls.n_trials = args.n_trials;
   if (!args.timeout_s) args.timeout_s = ls.config.timeout_s;
   Progress progress(*ls.study, ls.n_trials, args.quiet);
   RunSummary s = run_in_process(ls, args, &progress);
   progress.finish();
-  if (s.interrupted) throw Interrupted("worker " + std::to_string(args.worker_index) + " stopped by the user");
+  if (s.interrupted) throw Interrupted("worker " + std::to_string(index) + " stopped by the user");
   return 0;
 }
 
@@ -599,7 +607,8 @@ int cmd_export(const CommonArgs& args, int number, const std::string& out_dir, b
   Study study = Study::load(storage, args.study);
   FrozenTrial trial = find_trial(study, number);
   std::string dir = study_artifact_dir(*storage, args.study);
-  if (dir.empty()) throw ValueError("storage " + args.storage + " keeps no trial files, so there is nothing to export");
+  if (dir.empty())
+    throw ValueError("storage " + redact_url(args.storage) + " keeps no trial files, so there is nothing to export");
   export_bundle((std::filesystem::path(dir) / ("trial_" + std::to_string(number))).string(), trial.to_json(), out_dir);
   std::cout << "Exported trial " << number << " of study '" << args.study << "' to " << out_dir << " ("
             << kBundleModelFile << ", " << kBundleWeightsFile << ").\n";
@@ -642,23 +651,76 @@ int cmd_delete(const CommonArgs& args, bool yes) {
   return 0;
 }
 
+/// Equal for two URLs that name the same storage: for SQLite the file's canonical path (so "sqlite:///a.db" and
+/// "sqlite:////abs/a.db" match), else the URL itself.
+std::string storage_identity(const std::string& url) {
+  if (url.rfind("sqlite:///", 0) == 0) {
+    std::error_code ec;
+    auto path = std::filesystem::weakly_canonical(sqlite_path_from_url(url), ec);
+    if (!ec) return "sqlite:" + path.string();
+  }
+  return url;
+}
+
+int cmd_copy(const std::string& from_url, const std::string& to_url, const std::string& name, std::string new_name) {
+  if (new_name.empty()) new_name = name;
+  if (name == new_name && storage_identity(from_url) == storage_identity(to_url)) {
+    throw UsageError("cannot copy study '" + name +
+                     "' onto itself: --from and --to name the same storage; give "
+                     "another --to, or a new name with --as NEW_NAME");
+  }
+  const std::string from_text = redact_url(from_url), to_text = redact_url(to_url);
+  auto from = open_storage_arg(from_url, /*must_exist=*/true);
+  if (!from->find_study(name)) {
+    std::string names;
+    for (const StudyInfo& s : from->list_studies()) names += (names.empty() ? "'" : ", '") + s.name + "'";
+    throw NotFoundError("no study named '" + name + "' in " + from_text +
+                        " (studies there: " + (names.empty() ? "none" : names) + ")");
+  }
+  const std::string taken = "study '" + new_name + "' already exists in " + to_text +
+                            "; copy under another name with --as NEW_NAME, or delete it first with 'nasforge delete "
+                            "--storage " +
+                            to_text + " --study " + new_name + " --yes'";
+  auto to = open_storage_arg(to_url, /*must_exist=*/false);
+  if (to->find_study(new_name)) throw DuplicateStudyError(taken);
+  CopySummary summary;
+  try {
+    summary = copy_study(*from, *to, name, new_name);
+  } catch (const DuplicateStudyError&) {
+    throw DuplicateStudyError(taken);  // created by someone else since the check above
+  }
+  if (summary.counts.running > 0) {
+    std::cerr << "nasforge: warning: " << summary.counts.running << " trial(s) were RUNNING in " << from_text
+              << "; they are copied as RUNNING with a fresh heartbeat, so a worker on the destination fails and "
+                 "retries them (up to max_retry) after the grace period. Stop the source's workers before copying "
+                 "to avoid this.\n";
+  }
+  std::cerr << "copied study '" << name << "'" << (new_name != name ? " as '" + new_name + "'" : "") << " ("
+            << describe_counts(summary) << ") from " << from_text << " to " << to_text;
+  if (summary.artifacts_copied) {
+    std::cerr << ", with its trial files (" << summary.artifacts_from << " -> " << summary.artifacts_to << ")";
+  }
+  std::cerr << "\n";
+  return 0;
+}
+
 int cmd_create(const std::string& file, CommonArgs args) {
   StudyConfig cfg = load_study_config(file);
   if (!args.study.empty()) cfg.name = args.study;
   std::string url = args.storage.empty() ? cfg.storage_url : args.storage;
   auto storage = open_storage_arg(url, /*must_exist=*/false);
   if (storage->find_study(cfg.name)) {
-    throw DuplicateStudyError("study '" + cfg.name + "' already exists in " + url);
+    throw DuplicateStudyError("study '" + cfg.name + "' already exists in " + redact_url(url));
   }
   create_from_config(storage, cfg, args.quiet);
-  std::cout << "Created study '" << cfg.name << "' in " << url << ".\n";
+  std::cout << "Created study '" << cfg.name << "' in " << redact_url(url) << ".\n";
   return 0;
 }
 
 int cmd_ask(const CommonArgs& args) {
   if (args.study.empty()) throw UsageError("--study NAME is required");
   auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
-  LoadedStudy ls = open_study(storage, args.study, args.worker_index, false);
+  LoadedStudy ls = open_study(storage, args.study, 0, false);
   // Slots are not limited here: an external loop decides itself when to stop.
   std::optional<Trial> trial = ls.study->ask();
   Json out{{"number", trial->number()}, {"params", Json::object()}};
@@ -702,7 +764,9 @@ int cmd_validate(const std::string& file) {
 }
 
 void add_storage(CLI::App* cmd, CommonArgs& a, bool required) {
-  auto* opt = cmd->add_option("--storage", a.storage, "storage URL: sqlite:///relative.db, sqlite:////abs/path.db");
+  auto* opt = cmd->add_option("--storage", a.storage,
+                              "storage URL: sqlite:///relative.db, sqlite:////abs/path.db or "
+                              "postgresql://user:pass@host:port/db (workers on many machines)");
   if (required) opt->required();
 }
 
@@ -717,14 +781,16 @@ int run_cli(int argc, char** argv) {
   CLI::App app{kDescription, "nasforge"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "nasforge 0.1.0");
-  app.footer("Examples:\n"
-             "  nasforge run configs/quickstart.yaml\n"
-             "  nasforge trials --storage sqlite:///quickstart.db --study quickstart --format json\n"
-             "  nasforge best --storage sqlite:///quickstart.db --study quickstart --top 5\n"
-             "  nasforge best --storage sqlite:///quickstart.db --study quickstart --where \"macs<2e6\" --sort latency_ms\n"
-             "  nasforge export --storage sqlite:///quickstart.db --study quickstart --trial 0 --out best-model\n"
-             "  nasforge resume --storage sqlite:///quickstart.db --study quickstart --n-trials 100\n"
-             "Run 'nasforge COMMAND --help' for a command's options.");
+  app.footer(
+      "Examples:\n"
+      "  nasforge run configs/quickstart.yaml\n"
+      "  nasforge trials --storage sqlite:///quickstart.db --study quickstart --format json\n"
+      "  nasforge best --storage sqlite:///quickstart.db --study quickstart --top 5\n"
+      "  nasforge best --storage sqlite:///quickstart.db --study quickstart --where \"macs<2e6\" --sort latency_ms\n"
+      "  nasforge export --storage sqlite:///quickstart.db --study quickstart --trial 0 --out best-model\n"
+      "  nasforge resume --storage sqlite:///quickstart.db --study quickstart --n-trials 100\n"
+      "  nasforge copy --from sqlite:///quickstart.db --to sqlite:///backup.db --study quickstart\n"
+      "Run 'nasforge COMMAND --help' for a command's options.");
   CommonArgs a;
   int top = 1;
   bool yes = false;
@@ -759,7 +825,10 @@ int run_cli(int argc, char** argv) {
   worker->add_option("--study", a.study, "study name")->required();
   worker->add_option("--n-trials", a.n_trials, "target number of finished trials")->check(CLI::Range(1, 100000000));
   worker->add_option("--timeout", a.timeout_s, "stop starting trials after S seconds")->check(CLI::PositiveNumber);
-  worker->add_option("--worker-index", a.worker_index, "distinct per worker; seeds its own sampler stream")
+  worker
+      ->add_option("--worker-index", a.worker_index,
+                   "distinct per worker (e.g. the Slurm array or Kubernetes completion index); seeds its own sampler "
+                   "stream reproducibly. Without it, a random stream: workers still propose different trials")
       ->check(CLI::NonNegativeNumber);
   worker->add_flag("--quiet,-q", a.quiet, "no progress output");
 
@@ -816,6 +885,23 @@ int run_cli(int argc, char** argv) {
   del->add_option("--study", a.study, "study name")->required();
   del->add_flag("--yes", yes, "confirm");
 
+  std::string copy_from, copy_to, copy_as;
+  auto* copy_cmd = app.add_subcommand(
+      "copy",
+      "copy a study with all its trials (values, intermediate values, attributes, datetimes) to another "
+      "storage, e.g. from SQLite to PostgreSQL or back; its trial files (weights) come along when both "
+      "storages keep them");
+  copy_cmd->add_option("--from", copy_from, "storage URL to copy from (sqlite:///a.db, postgresql://user@host/db)")
+      ->required();
+  copy_cmd->add_option("--to", copy_to, "storage URL to copy to (a new SQLite file is created)")->required();
+  copy_cmd->add_option("--study", a.study, "name of the study to copy")->required();
+  copy_cmd->add_option("--as", copy_as, "name in the destination (default: the same name); must not exist there");
+  copy_cmd->footer(
+      "The copy is one transaction in the destination: it appears whole or not at all. RUNNING trials are copied as "
+      "RUNNING with a fresh heartbeat, so a worker on the destination fails and retries them after the grace "
+      "period.\nExample:\n  nasforge copy --from sqlite:///study.db --to postgresql://nasforge@db-host:5432/nasforge "
+      "--study quickstart\n");
+
   auto* ask = app.add_subcommand("ask", "start a trial of a stored study and print {number, params} as JSON");
   add_storage(ask, a, true);
   ask->add_option("--study", a.study, "study name")->required();
@@ -852,6 +938,7 @@ int run_cli(int argc, char** argv) {
   if (*del) return cmd_delete(a, yes);
   if (*exp) return cmd_export(a, trial_number, out_dir, evaluate_after);
   if (*eval) return cmd_evaluate(file, a);
+  if (*copy_cmd) return cmd_copy(copy_from, copy_to, a.study, copy_as);
   if (*ask) return cmd_ask(a);
   if (*tell) return cmd_tell(a, trial_number, values, state_name, reason);
   return 0;

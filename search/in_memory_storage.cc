@@ -54,22 +54,51 @@ FrozenTrial& InMemoryStorage::add_trial_locked(std::int64_t study_id, FrozenTria
   return r.trial;
 }
 
-std::int64_t InMemoryStorage::create_study(const std::string& name, const std::vector<StudyDirection>& directions,
-                                          const std::map<std::string, Json>& system_attrs) {
-  storage_detail::check_new_study(name, directions);
-  for (const auto& [k, v] : system_attrs) storage_detail::dump_json(v);
-  std::lock_guard<std::mutex> lock(mu_);
+void InMemoryStorage::check_name_free_locked(const std::string& name) {
   for (const auto& [id, s] : studies_) {
     if (s.info.name == name)
       throw DuplicateStudyError("a study named '" + name + "' already exists (id " + std::to_string(id) +
                                 "); pick another name or load it");
   }
+}
+
+std::int64_t InMemoryStorage::create_study(const std::string& name, const std::vector<StudyDirection>& directions,
+                                           const std::map<std::string, Json>& system_attrs) {
+  storage_detail::check_new_study(name, directions);
+  for (const auto& [k, v] : system_attrs) storage_detail::dump_json(v);
+  std::lock_guard<std::mutex> lock(mu_);
+  check_name_free_locked(name);
   std::int64_t id = next_study_id_++;
   StudyRecord& s = studies_[id];
   s.info.study_id = id;
   s.info.name = name;
   s.info.directions = directions;
   s.info.system_attrs = system_attrs;
+  return id;
+}
+
+std::int64_t InMemoryStorage::import_study(const StudyInfo& study, const std::vector<FrozenTrial>& trials) {
+  storage_detail::ImportPlan plan = storage_detail::check_import(study, trials);
+  std::lock_guard<std::mutex> lock(mu_);
+  check_name_free_locked(study.name);
+  // Nothing below throws, so the study appears whole or not at all.
+  std::int64_t id = next_study_id_++;
+  StudyRecord& s = studies_[id];
+  s.info.study_id = id;
+  s.info.name = study.name;
+  s.info.directions = study.directions;
+  s.info.user_attrs = study.user_attrs;
+  s.info.system_attrs = study.system_attrs;
+  auto now = storage_detail::now();
+  for (storage_detail::ImportedTrial& in : plan.trials) {
+    FrozenTrial t = *in.trial;  // numbers are 0..n-1 in order, as add_trial_locked assigns them
+    t.params = std::move(in.params.params);
+    t.distributions = std::move(in.params.distributions);
+    t.datetime_start = in.datetime_start;
+    t.datetime_complete = in.datetime_complete;
+    FrozenTrial& added = add_trial_locked(id, std::move(t));
+    if (added.state == TrialState::kRunning) trials_[added.trial_id].heartbeat = now;
+  }
   return id;
 }
 

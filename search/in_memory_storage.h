@@ -67,6 +67,8 @@ class InMemoryStorage : public Storage {
   TrialChanges get_trials_since(std::int64_t study_id, std::int64_t since) override;
   /// See Storage.
   TrialCounts count_trials(std::int64_t study_id) override;
+  /// See Storage.
+  std::int64_t import_study(const StudyInfo& study, const std::vector<FrozenTrial>& trials) override;
   /// "": an in-memory study keeps no files.
   std::string artifact_root() const override { return ""; }
 
@@ -86,6 +88,7 @@ class InMemoryStorage : public Storage {
     std::int64_t stamp = 0;  // study-wide change counter at the last write (see get_trials_since)
   };
 
+  void check_name_free_locked(const std::string& name);
   StudyRecord& study_locked(std::int64_t study_id);
   TrialRecord& trial_locked(std::int64_t trial_id);
   TrialRecord& writable_trial_locked(std::int64_t trial_id, const std::string& what);

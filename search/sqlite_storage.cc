@@ -481,6 +481,27 @@ struct SqliteStorage::Impl {
         .run();
   }
 
+  // Inserts a study row and its directions; DuplicateStudyError when the name is taken.
+  std::int64_t insert_study(const std::string& name, const std::vector<StudyDirection>& directions) {
+    {
+      Stmt st = stmt("SELECT study_id FROM studies WHERE study_name = ?1");
+      if (st.bind_text(1, name).step()) {
+        throw DuplicateStudyError("a study named '" + name + "' already exists in '" + path + "' (id " +
+                                  std::to_string(st.int_at(0)) + "); pick another name or load it");
+      }
+    }
+    stmt("INSERT INTO studies (study_name) VALUES (?1)").bind_text(1, name).run();
+    std::int64_t id = sqlite3_last_insert_rowid(db);
+    for (std::size_t i = 0; i < directions.size(); ++i) {
+      stmt("INSERT INTO study_directions (study_id, objective, direction) VALUES (?1, ?2, ?3)")
+          .bind_int(1, id)
+          .bind_int(2, static_cast<std::int64_t>(i))
+          .bind_text(3, to_string(directions[i]))
+          .run();
+    }
+    return id;
+  }
+
   // ---- trials ----
 
   TrialRow trial_row(std::int64_t trial_id) {
@@ -532,15 +553,38 @@ struct SqliteStorage::Impl {
   }
 
   std::int64_t insert_trial(std::int64_t study_id, int number, TrialState state, std::optional<Clock::time_point> start,
-                            std::int64_t seq) {
-    stmt("INSERT INTO trials (number, study_id, state, datetime_start, seq) VALUES (?1, ?2, ?3, ?4, ?5)")
+                            std::int64_t seq, std::optional<Clock::time_point> complete = std::nullopt) {
+    stmt(
+        "INSERT INTO trials (number, study_id, state, datetime_start, seq, datetime_complete) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .bind_int(1, number)
         .bind_int(2, study_id)
         .bind_text(3, to_string(state))
         .bind_time(4, start)
         .bind_int(5, seq)
+        .bind_time(6, complete)
         .run();
     return sqlite3_last_insert_rowid(db);
+  }
+
+  void insert_value(std::int64_t trial_id, int objective, double value) {
+    stmt("INSERT OR REPLACE INTO trial_values (trial_id, objective, value, value_type) VALUES (?1, ?2, ?3, ?4)")
+        .bind_int(1, trial_id)
+        .bind_int(2, objective)
+        .bind_number(3, value)
+        .run();
+  }
+
+  void upsert_intermediate(std::int64_t trial_id, int step, double value) {
+    stmt(
+        "INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, intermediate_value_type) "
+        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (trial_id, step) DO UPDATE SET "
+        "intermediate_value = excluded.intermediate_value, "
+        "intermediate_value_type = excluded.intermediate_value_type")
+        .bind_int(1, trial_id)
+        .bind_int(2, step)
+        .bind_number(3, value)
+        .run();
   }
 
   void upsert_param(std::int64_t trial_id, const std::string& name, double internal, const Distribution& d) {
@@ -703,23 +747,35 @@ std::int64_t SqliteStorage::create_study(const std::string& name, const std::vec
   std::lock_guard<std::mutex> lock(mu_);
   std::int64_t id = -1;
   impl_->transaction(true, "creating study '" + name + "'", [&] {
-    {
-      Stmt st = impl_->stmt("SELECT study_id FROM studies WHERE study_name = ?1");
-      if (st.bind_text(1, name).step()) {
-        throw DuplicateStudyError("a study named '" + name + "' already exists in '" + impl_->path + "' (id " +
-                                  std::to_string(st.int_at(0)) + "); pick another name or load it");
-      }
-    }
-    impl_->stmt("INSERT INTO studies (study_name) VALUES (?1)").bind_text(1, name).run();
-    id = sqlite3_last_insert_rowid(impl_->db);
-    for (std::size_t i = 0; i < directions.size(); ++i) {
-      impl_->stmt("INSERT INTO study_directions (study_id, objective, direction) VALUES (?1, ?2, ?3)")
-          .bind_int(1, id)
-          .bind_int(2, static_cast<std::int64_t>(i))
-          .bind_text(3, to_string(directions[i]))
-          .run();
-    }
+    id = impl_->insert_study(name, directions);
     for (const auto& [key, json] : attr_json) impl_->upsert_study_attr("study_system_attributes", id, key, json);
+  });
+  return id;
+}
+
+std::int64_t SqliteStorage::import_study(const StudyInfo& study, const std::vector<FrozenTrial>& trials) {
+  storage_detail::ImportPlan plan = storage_detail::check_import(study, trials);
+  std::lock_guard<std::mutex> lock(mu_);
+  std::int64_t id = -1;
+  impl_->transaction(true, "importing study '" + study.name + "'", [&] {
+    id = impl_->insert_study(study.name, study.directions);
+    for (const auto& [key, json] : plan.user_json) impl_->upsert_study_attr("study_user_attributes", id, key, json);
+    for (const auto& [key, json] : plan.system_json) impl_->upsert_study_attr("study_system_attributes", id, key, json);
+    // One stamp for the whole import, like any single write transaction.
+    const std::int64_t seq = impl_->next_seq(id);
+    auto now = storage_detail::now();
+    for (const storage_detail::ImportedTrial& in : plan.trials) {
+      const FrozenTrial& t = *in.trial;
+      std::int64_t trial_id = impl_->insert_trial(id, t.number, t.state, in.datetime_start, seq, in.datetime_complete);
+      for (const auto& [name, internal] : in.params.internal) {
+        impl_->upsert_param(trial_id, name, internal, in.params.distributions.at(name));
+      }
+      for (std::size_t i = 0; i < t.values.size(); ++i) impl_->insert_value(trial_id, static_cast<int>(i), t.values[i]);
+      for (const auto& [step, value] : t.intermediate_values) impl_->upsert_intermediate(trial_id, step, value);
+      for (const auto& [k, j] : in.user_json) impl_->upsert_trial_attr("trial_user_attributes", trial_id, k, j);
+      for (const auto& [k, j] : in.system_json) impl_->upsert_trial_attr("trial_system_attributes", trial_id, k, j);
+      if (t.state == TrialState::kRunning) impl_->upsert_heartbeat(trial_id, now);
+    }
   });
   return id;
 }
@@ -899,16 +955,7 @@ bool SqliteStorage::finish_trial(std::int64_t trial_id, TrialState state, const 
         .bind_int(3, impl_->next_seq(r.study_id))
         .bind_int(4, trial_id)
         .run();
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      impl_
-          ->stmt(
-              "INSERT OR REPLACE INTO trial_values (trial_id, objective, value, value_type) "
-              "VALUES (?1, ?2, ?3, ?4)")
-          .bind_int(1, trial_id)
-          .bind_int(2, static_cast<std::int64_t>(i))
-          .bind_number(3, values[i])
-          .run();
-    }
+    for (std::size_t i = 0; i < values.size(); ++i) impl_->insert_value(trial_id, static_cast<int>(i), values[i]);
     for (const auto& [k, j] : system_json) impl_->upsert_trial_attr("trial_system_attributes", trial_id, k, j);
     finished = true;
   });
@@ -949,7 +996,7 @@ std::vector<int> SqliteStorage::reap_stale_trials(std::int64_t study_id, double 
     }
     for (const auto& [r, age] : stale) {
       impl_->fail_row(r,
-                      "no heartbeat for " + std::to_string(age) + " s (grace " + std::to_string(grace_s) +
+                      "no heartbeat for " + format_double(age) + " s (grace " + format_double(grace_s) +
                           " s): the worker running it died or hung",
                       max_retry);
       reaped.push_back(r.number);
@@ -972,16 +1019,7 @@ void SqliteStorage::set_trial_intermediate_value(std::int64_t trial_id, int step
   impl_->transaction(true, "recording an intermediate value", [&] {
     auto r = impl_->writable_row(trial_id, "report an intermediate value");
     impl_->touch(r);
-    impl_
-        ->stmt(
-            "INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, intermediate_value_type) "
-            "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (trial_id, step) DO UPDATE SET "
-            "intermediate_value = excluded.intermediate_value, "
-            "intermediate_value_type = excluded.intermediate_value_type")
-        .bind_int(1, trial_id)
-        .bind_int(2, step)
-        .bind_number(3, value)
-        .run();
+    impl_->upsert_intermediate(trial_id, step, value);
   });
 }
 

@@ -90,6 +90,8 @@ class SqliteStorage : public Storage {
   TrialChanges get_trials_since(std::int64_t study_id, std::int64_t since) override;
   /// See Storage.
   TrialCounts count_trials(std::int64_t study_id) override;
+  /// See Storage.
+  std::int64_t import_study(const StudyInfo& study, const std::vector<FrozenTrial>& trials) override;
   /// "<database path without extension>_artifacts".
   std::string artifact_root() const override;
 

@@ -63,8 +63,8 @@ inline constexpr const char* kRetriedBy = "retried_by";    ///< On a FAIL trial:
 }  // namespace attr
 
 /// Persistent home of studies and trials; every method is one transaction, safe to call from several
-/// processes (and threads) at once. Backends: in-memory and SQLite (PostgreSQL later), all held to one
-/// conformance suite.
+/// processes (and threads) at once. Backends: in-memory, SQLite and PostgreSQL, all held to one conformance
+/// suite.
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -134,10 +134,19 @@ class Storage {
   /// Folder next to the data that holds trial files (weights), one subfolder per study; "" when the backend
   /// keeps no files.
   virtual std::string artifact_root() const = 0;
+
+  /// Creates study `study.name` (directions, user and system attributes) holding `trials` exactly as given
+  /// (numbers, states, datetimes, params, values, intermediate values, attributes; trial ids are new), all in one
+  /// transaction, and returns its id. Used by `nasforge copy`. DuplicateStudyError when the name is taken;
+  /// ValueError for duplicate numbers or a COMPLETE trial without one value per direction. A RUNNING trial gets a
+  /// heartbeat at import time, so that if nobody finishes it the destination's workers fail and retry it.
+  virtual std::int64_t import_study(const StudyInfo& study, const std::vector<FrozenTrial>& trials) = 0;
 };
 
-/// Opens a storage by URL: "memory" (this process only), "sqlite:///relative.db" or "sqlite:////absolute.db".
-/// An unknown scheme is a ValueError listing the supported ones.
+/// Opens a storage by URL: "memory" (this process only), "sqlite:///relative.db", "sqlite:////absolute.db" or
+/// "postgresql://user:password@host:port/database". An unknown scheme is a ValueError listing the supported ones.
 std::shared_ptr<Storage> open_storage(const std::string& url);
+/// The URL with its password (if any) replaced by "***", for every message that quotes a storage URL.
+std::string redact_url(const std::string& url);
 
 }  // namespace nasforge

@@ -62,6 +62,42 @@ void check_new_study(const std::string& name, const std::vector<StudyDirection>&
   check(!directions.empty(), "study '" + name + "' needs at least one direction");
 }
 
+ImportPlan check_import(const StudyInfo& study, const std::vector<FrozenTrial>& trials) {
+  check_new_study(study.name, study.directions);
+  ImportPlan plan;
+  for (const auto& [k, v] : study.user_attrs) plan.user_json[k] = dump_json(v);
+  for (const auto& [k, v] : study.system_attrs) plan.system_json[k] = dump_json(v);
+  const std::string where = "cannot import study '" + study.name + "': ";
+  plan.trials.resize(trials.size());
+  for (const FrozenTrial& t : trials) {
+    const std::string which = where + "trial #" + std::to_string(t.number);
+    if (t.number < 0 || static_cast<std::size_t>(t.number) >= trials.size()) {
+      throw ValueError(which + " is out of range: " + std::to_string(trials.size()) + " trial(s) must be numbered 0.." +
+                       std::to_string(static_cast<long long>(trials.size()) - 1) + ", each number once");
+    }
+    ImportedTrial& slot = plan.trials[static_cast<std::size_t>(t.number)];
+    if (slot.trial) throw ValueError(which + " appears twice; trial numbers must be unique within a study");
+    slot.trial = &t;
+    if (t.state == TrialState::kComplete) {
+      try {
+        check_finish(t.state, t.values, study.directions.size());
+      } catch (const ValueError& e) {
+        throw ValueError(which + ": " + e.what());
+      }
+    }
+    try {
+      slot.params = canonical_params(t.params, t.distributions);
+      for (const auto& [k, v] : t.user_attrs) slot.user_json[k] = dump_json(v);
+      for (const auto& [k, v] : t.system_attrs) slot.system_json[k] = dump_json(v);
+    } catch (const ValueError& e) {
+      throw ValueError(which + ": " + e.what());
+    }
+    if (t.datetime_start) slot.datetime_start = from_micros(to_micros(*t.datetime_start));
+    if (t.datetime_complete) slot.datetime_complete = from_micros(to_micros(*t.datetime_complete));
+  }
+  return plan;
+}
+
 int retry_count(const std::map<std::string, Json>& system_attrs) {
   auto it = system_attrs.find(attr::kRetryCount);
   if (it == system_attrs.end() || !it->second.is_number_integer()) return 0;

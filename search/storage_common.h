@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,27 @@ void check_finish(TrialState state, const std::vector<double>& values, std::size
 void check_grace(double grace_s);
 /// Throws ValueError unless there is at least one direction and the name is not empty.
 void check_new_study(const std::string& name, const std::vector<StudyDirection>& directions);
+
+/// A trial for Storage::import_study, validated and normalized.
+struct ImportedTrial {
+  const FrozenTrial* trial = nullptr;                  ///< The caller's trial (outlives this).
+  CanonicalParams params;                              ///< Its parameters in canonical form.
+  std::map<std::string, std::string> user_json;        ///< User attributes as JSON text.
+  std::map<std::string, std::string> system_json;      ///< System attributes as JSON text.
+  std::optional<Clock::time_point> datetime_start;     ///< Truncated to microseconds.
+  std::optional<Clock::time_point> datetime_complete;  ///< Truncated to microseconds.
+};
+/// A study for Storage::import_study, validated: its attributes as JSON text and its trials ordered by number.
+struct ImportPlan {
+  std::map<std::string, std::string> user_json;    ///< Study user attributes as JSON text.
+  std::map<std::string, std::string> system_json;  ///< Study system attributes as JSON text.
+  std::vector<ImportedTrial> trials;               ///< By number: trials[i] has number i.
+};
+/// Validates what Storage::import_study receives, identically for every backend, before anything is written:
+/// the name and directions as for create_study, trial numbers exactly 0..n-1 (each once, any order: every backend
+/// relies on dense numbers), one value per direction for a COMPLETE trial, each parameter in its distribution and
+/// every attribute serializable; ValueError naming the first offending trial otherwise.
+ImportPlan check_import(const StudyInfo& study, const std::vector<FrozenTrial>& trials);
 
 /// The retry_count system attribute (0 when absent or malformed).
 int retry_count(const std::map<std::string, Json>& system_attrs);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -287,6 +288,86 @@ TEST_F(CliTest, AskAndTellDriveAnExternalLoop) {
   CmdResult run = nasforge({"resume", "--storage", "sqlite:///at.db", "--study", "at"});
   EXPECT_EQ(run.code, 2);
   EXPECT_NE(run.err.find("objective"), std::string::npos) << run.err;
+}
+
+TEST_F(CliTest, CopyStudyBetweenSqliteFilesKeepsEveryTrial) {
+  write_file("c.yaml",
+             "study: {name: orig, n_trials: 10, seed: 8}\nstorage: sqlite:///from.db\n"
+             "strategy: {name: random}\npruner: {name: median, n_startup_trials: 2}\n"
+             "space:\n  x0: {type: float, low: -5, high: 10}\n  x1: {type: float, low: 0, high: 15}\n"
+             "objective: {kind: function, name: branin, steps: 3}\n");
+  ASSERT_EQ(nasforge({"run", "c.yaml", "--quiet"}).code, 0);
+  CmdResult copy = nasforge({"copy", "--from", "sqlite:///from.db", "--to", "sqlite:///to.db", "--study", "orig"});
+  ASSERT_EQ(copy.code, 0) << copy.err;
+  EXPECT_NE(copy.err.find("copied study 'orig' (10 trials: "), std::string::npos) << copy.err;
+  EXPECT_NE(copy.err.find("from sqlite:///from.db to sqlite:///to.db"), std::string::npos) << copy.err;
+  for (const char* format : {"table", "json", "csv"}) {
+    CmdResult a = nasforge({"trials", "--storage", "sqlite:///from.db", "--study", "orig", "--format", format});
+    CmdResult b = nasforge({"trials", "--storage", "sqlite:///to.db", "--study", "orig", "--format", format});
+    ASSERT_EQ(a.code, 0) << a.err;
+    ASSERT_EQ(b.code, 0) << b.err;
+    EXPECT_EQ(a.out, b.out) << format;
+  }
+  // Under a new name in the same file, and the copy runs on from where the original stopped.
+  CmdResult renamed =
+      nasforge({"copy", "--from", "sqlite:///from.db", "--to", "sqlite:///from.db", "--study", "orig", "--as", "twin"});
+  ASSERT_EQ(renamed.code, 0) << renamed.err;
+  EXPECT_NE(renamed.err.find("copied study 'orig' as 'twin'"), std::string::npos) << renamed.err;
+  ASSERT_EQ(nasforge({"resume", "--storage", "sqlite:///to.db", "--study", "orig", "--n-trials", "13", "--quiet"}).code,
+            0);
+  Json resumed = trials_json("to.db", "orig");
+  EXPECT_EQ(resumed.size(), 13u);
+  expect_dense_numbers(resumed);
+  EXPECT_EQ(trials_json("from.db", "orig").size(), 10u);
+  EXPECT_EQ(trials_json("from.db", "twin").size(), 10u);
+}
+
+TEST_F(CliTest, CopyErrorsAreClearAndWriteNothing) {
+  write_file("c.yaml",
+             "study: {name: orig, n_trials: 3, seed: 8}\nstorage: sqlite:///from.db\n"
+             "space:\n  x0: {type: float, low: -5, high: 10}\n  x1: {type: float, low: 0, high: 15}\n"
+             "objective: {kind: function, name: branin}\n");
+  ASSERT_EQ(nasforge({"run", "c.yaml", "--quiet"}).code, 0);
+  CmdResult help = nasforge({"copy", "--help"});
+  EXPECT_EQ(help.code, 0);
+  for (const char* opt : {"--from", "--to", "--study", "--as"}) EXPECT_NE(help.out.find(opt), std::string::npos) << opt;
+
+  CmdResult missing = nasforge({"copy", "--from", "sqlite:///from.db", "--to", "sqlite:///to.db", "--study", "nope"});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("no study named 'nope' in sqlite:///from.db (studies there: 'orig')"), std::string::npos)
+      << missing.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp("to.db")));  // no empty destination left behind
+  CmdResult no_db = nasforge({"copy", "--from", "sqlite:///tpyo.db", "--to", "sqlite:///to.db", "--study", "orig"});
+  EXPECT_EQ(no_db.code, 2);
+  EXPECT_NE(no_db.err.find("no database at 'tpyo.db'"), std::string::npos) << no_db.err;
+
+  CmdResult self = nasforge({"copy", "--from", "sqlite:///from.db", "--to", "sqlite:///./from.db", "--study", "orig"});
+  EXPECT_EQ(self.code, 2);
+  EXPECT_NE(self.err.find("onto itself"), std::string::npos) << self.err;
+
+  ASSERT_EQ(nasforge({"copy", "--from", "sqlite:///from.db", "--to", "sqlite:///to.db", "--study", "orig"}).code, 0);
+  std::string before = slurp(tmp("to.db"));
+  CmdResult taken = nasforge({"copy", "--from", "sqlite:///from.db", "--to", "sqlite:///to.db", "--study", "orig"});
+  EXPECT_EQ(taken.code, 2);
+  EXPECT_NE(taken.err.find("study 'orig' already exists in sqlite:///to.db"), std::string::npos) << taken.err;
+  EXPECT_NE(taken.err.find("--as NEW_NAME"), std::string::npos) << taken.err;
+  EXPECT_EQ(slurp(tmp("to.db")), before);
+  EXPECT_EQ(trials_json("to.db", "orig").size(), 3u);
+}
+
+TEST_F(CliTest, CopyWarnsAboutRunningTrials) {
+  write_file("c.yaml",
+             "study: {name: ext, n_trials: 5, seed: 8}\nstorage: sqlite:///from.db\n"
+             "space:\n  x0: {type: float, low: -5, high: 10}\n");
+  ASSERT_EQ(nasforge({"create", "c.yaml"}).code, 0);
+  ASSERT_EQ(nasforge({"ask", "--storage", "sqlite:///from.db", "--study", "ext"}).code, 0);
+  CmdResult copy = nasforge({"copy", "--from", "sqlite:///from.db", "--to", "sqlite:///to.db", "--study", "ext"});
+  ASSERT_EQ(copy.code, 0) << copy.err;
+  EXPECT_NE(copy.err.find("warning: 1 trial(s) were RUNNING"), std::string::npos) << copy.err;
+  EXPECT_NE(copy.err.find("(1 trial: 1 RUNNING)"), std::string::npos) << copy.err;
+  Json copied = trials_json("to.db", "ext");
+  ASSERT_EQ(copied.size(), 1u);
+  EXPECT_EQ(copied[0]["state"], "RUNNING");
 }
 
 TEST_F(CliTest, CorruptDatabaseIsAClearError) {

@@ -8,10 +8,12 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "core/error.h"
 #include "search/in_memory_storage.h"
+#include "search/postgres_testing.h"
 #include "search/sqlite_storage.h"
 #include "search/storage.h"
 #include "testing.h"
@@ -25,16 +27,23 @@ class StorageConformanceTest : public NasforgeTest, public ::testing::WithParamI
  protected:
   void SetUp() override {
     NasforgeTest::SetUp();
+    if (GetParam() == "postgresql") {
+      NASFORGE_REQUIRE_POSTGRES(server);
+      database_ = std::make_unique<testing::TestDatabase>(*server);
+      ASSERT_TRUE(database_->ok()) << database_->error();
+    }
     storage_ = open();
   }
   void TearDown() override {
     storage_.reset();
+    database_.reset();
     NasforgeTest::TearDown();
   }
 
-  // A fresh storage of the backend under test (for SQLite, a second connection to the same file).
+  // A fresh storage of the backend under test (for SQLite and PostgreSQL, a second connection to the same data).
   std::shared_ptr<Storage> open() {
     if (GetParam() == "memory") return open_storage("memory");
+    if (GetParam() == "postgresql") return open_storage(database_->url());
     return open_storage("sqlite:///" + tmp("conformance.db"));
   }
 
@@ -65,6 +74,7 @@ class StorageConformanceTest : public NasforgeTest, public ::testing::WithParamI
     return out;
   }
 
+  std::unique_ptr<testing::TestDatabase> database_;  // PostgreSQL: this test's own database
   std::shared_ptr<Storage> storage_;
 };
 
@@ -596,7 +606,254 @@ TEST_P(StorageConformanceTest, ConcurrentThreadsNeverOvershootMaxSlots) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StorageConformanceTest, ::testing::Values("memory", "sqlite"),
+// ---- import_study ----
+
+bool same_number(double a, double b) {
+  return (std::isnan(a) && std::isnan(b)) || a == b;
+}
+
+// Every field but trial_id, NaN equal to NaN.
+void expect_same_trial(const FrozenTrial& got, const FrozenTrial& want) {
+  SCOPED_TRACE("trial #" + std::to_string(want.number));
+  EXPECT_EQ(got.number, want.number);
+  EXPECT_EQ(got.state, want.state);
+  ASSERT_EQ(got.values.size(), want.values.size());
+  for (std::size_t i = 0; i < want.values.size(); ++i) {
+    EXPECT_TRUE(same_number(got.values[i], want.values[i])) << got.values[i] << " vs " << want.values[i];
+  }
+  EXPECT_EQ(got.params, want.params);
+  for (const auto& [name, value] : want.params) EXPECT_STREQ(got.params.at(name).type_name(), value.type_name());
+  EXPECT_EQ(got.distributions, want.distributions);
+  ASSERT_EQ(got.intermediate_values.size(), want.intermediate_values.size());
+  for (const auto& [step, value] : want.intermediate_values) {
+    ASSERT_EQ(got.intermediate_values.count(step), 1u) << "step " << step;
+    EXPECT_TRUE(same_number(got.intermediate_values.at(step), value)) << "step " << step;
+  }
+  EXPECT_EQ(got.user_attrs, want.user_attrs);
+  EXPECT_EQ(got.system_attrs, want.system_attrs);
+  EXPECT_EQ(got.datetime_start, want.datetime_start);
+  EXPECT_EQ(got.datetime_complete, want.datetime_complete);
+}
+
+TEST_P(StorageConformanceTest, ImportStudyRoundTripsEveryField) {
+  const double inf = std::numeric_limits<double>::infinity();
+  std::int64_t src = storage_->create_study("source", {StudyDirection::kMinimize, StudyDirection::kMaximize},
+                                            {{"config", "space: {x: 1}"}, {"base_dir", "/some/where"}, {"seed", 7}});
+  storage_->set_study_user_attr(src, "note", Json{{"owner", "ünïcode"}, {"tags", {1, 2}}});
+  std::map<std::string, Distribution> dists = {
+      {"lr", Distribution::make_float(1e-5, 1e-1, true)},
+      {"dropout", Distribution::make_float(0.0, 0.5, false, 0.1)},
+      {"width", Distribution::make_int(16, 256, false, 16)},
+      {"act", Distribution::make_categorical(
+                  {ParamValue(1), ParamValue(2.5), ParamValue("relu"), ParamValue(true), ParamValue()})},
+  };
+  std::uniform_real_distribution<double> u(-11.5, -2.31);
+  auto params = [&](ParamValue act) {
+    return ParamMap{{"lr", std::exp(u(rng_))}, {"dropout", 0.2}, {"width", 48}, {"act", std::move(act)}};
+  };
+  // #0 COMPLETE with NaN and -inf, intermediate values including inf, attributes.
+  FrozenTrial t0 = running(src, params("relu"), dists);
+  storage_->set_trial_intermediate_value(t0.trial_id, 0, 0.5);
+  storage_->set_trial_intermediate_value(t0.trial_id, 3, inf);
+  storage_->set_trial_intermediate_value(t0.trial_id, 7, std::nan(""));
+  storage_->set_trial_user_attr(t0.trial_id, "val_accuracy", 0.93);
+  storage_->set_trial_user_attr(t0.trial_id, "genotype", Json{{"cells", {"conv", "skip"}}});
+  storage_->set_trial_system_attr(t0.trial_id, "worker", 2);
+  ASSERT_TRUE(storage_->finish_trial(t0.trial_id, TrialState::kComplete, {std::nan(""), -inf}));
+  // #1 PRUNED at a step.
+  FrozenTrial t1 = running(src, params(ParamValue()), dists);
+  storage_->set_trial_intermediate_value(t1.trial_id, 1, 3.25);
+  ASSERT_TRUE(storage_->finish_trial(t1.trial_id, TrialState::kPruned, {}));
+  // #2 FAIL retried by #3 (WAITING): the retry attributes link the two.
+  FrozenTrial t2 = running(src, params(true), dists, true);
+  ASSERT_EQ(storage_->fail_trial(t2.trial_id, "boom", 2), 3);
+  // #4 COMPLETE with finite values; #5 RUNNING without a heartbeat; #6 WAITING enqueued by hand.
+  FrozenTrial t4 = running(src, params(2.5), dists);
+  ASSERT_TRUE(storage_->finish_trial(t4.trial_id, TrialState::kComplete, {1.5, inf}));
+  running(src, params(1), dists);
+  waiting(src, {{"width", 256}}, dists);
+  // #7 FAIL without retry.
+  FrozenTrial t7 = running(src);
+  ASSERT_EQ(storage_->fail_trial(t7.trial_id, "out of memory", 0), std::nullopt);
+
+  StudyInfo info = storage_->get_study(src);
+  std::vector<FrozenTrial> source = storage_->get_all_trials(src);
+  ASSERT_EQ(source.size(), 8u);
+  info.name = "copy";
+  std::int64_t dst = storage_->import_study(info, source);
+  EXPECT_NE(dst, src);
+  EXPECT_EQ(storage_->find_study("copy"), dst);
+
+  StudyInfo copied = storage_->get_study(dst);
+  EXPECT_EQ(copied.study_id, dst);
+  EXPECT_EQ(copied.name, "copy");
+  EXPECT_EQ(copied.directions, info.directions);
+  EXPECT_EQ(copied.user_attrs, info.user_attrs);
+  EXPECT_EQ(copied.system_attrs, info.system_attrs);
+
+  // For the persistent backends a second connection: the import is committed, not only cached.
+  auto reader = GetParam() == "memory" ? storage_ : open();
+  for (Storage* st : {storage_.get(), reader.get()}) {
+    std::vector<FrozenTrial> got = st->get_all_trials(dst);
+    ASSERT_EQ(got.size(), source.size());
+    std::set<std::int64_t> source_ids, copy_ids;
+    for (std::size_t i = 0; i < source.size(); ++i) {
+      expect_same_trial(got[i], source[i]);
+      expect_same_trial(st->get_trial(got[i].trial_id), source[i]);
+      source_ids.insert(source[i].trial_id);
+      copy_ids.insert(got[i].trial_id);
+    }
+    for (std::int64_t id : copy_ids) EXPECT_EQ(source_ids.count(id), 0u) << "trial ids must be new";
+    TrialCounts a = st->count_trials(src), b = st->count_trials(dst);
+    EXPECT_EQ(std::make_tuple(a.running, a.waiting, a.complete, a.pruned, a.failed, a.retried),
+              std::make_tuple(b.running, b.waiting, b.complete, b.pruned, b.failed, b.retried));
+    EXPECT_EQ(b.retried, 1);
+    std::vector<FrozenTrial> filtered = st->get_all_trials(dst, {TrialState::kFail, TrialState::kWaiting});
+    EXPECT_EQ(numbers(filtered), (std::vector<int>{2, 3, 6, 7}));
+    // Readers that follow changes see the imported trials, and later writes after them.
+    TrialChanges all = st->get_trials_since(dst, -1);
+    EXPECT_TRUE(all.complete);
+    EXPECT_EQ(numbers(all.trials), (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
+    EXPECT_TRUE(st->get_trials_since(dst, all.stamp).trials.empty());
+  }
+  // The source is untouched.
+  std::vector<FrozenTrial> again = storage_->get_all_trials(src);
+  for (std::size_t i = 0; i < source.size(); ++i) {
+    EXPECT_EQ(again[i].trial_id, source[i].trial_id);
+    expect_same_trial(again[i], source[i]);
+  }
+
+  // The copy carries on where the source stopped: the next trial is #8, the WAITING ones run first.
+  TrialChanges before = storage_->get_trials_since(dst, -1);
+  FrozenTrial popped = *storage_->pop_waiting_trial(dst, true);
+  EXPECT_EQ(popped.number, 3);
+  EXPECT_EQ(popped.params, source[3].params);
+  EXPECT_EQ(numbers(storage_->get_trials_since(dst, before.stamp).trials), std::vector<int>{3});
+  EXPECT_EQ(running(dst).number, 8);
+  // slots: 9 trials, one retried FAIL.
+  NewTrial more;
+  EXPECT_EQ(storage_->create_trial(dst, more, 8), std::nullopt);
+  EXPECT_TRUE(storage_->create_trial(dst, more, 9).has_value());
+}
+
+TEST_P(StorageConformanceTest, ImportStudyKeepsGivenDatetimesAndAcceptsAnyOrder) {
+  auto at = [](std::int64_t us) {
+    return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::microseconds(us)));
+  };
+  const std::int64_t base = 1577836800123456;  // 2020-01-01 00:00:00.123456 UTC
+  std::vector<FrozenTrial> trials(3);
+  for (int i = 0; i < 3; ++i) {
+    trials[static_cast<std::size_t>(i)].number = 2 - i;  // given last to first
+    trials[static_cast<std::size_t>(i)].state = TrialState::kComplete;
+    trials[static_cast<std::size_t>(i)].values = {static_cast<double>(i)};
+    trials[static_cast<std::size_t>(i)].datetime_start = at(base + i * 1000001);
+    trials[static_cast<std::size_t>(i)].datetime_complete = at(base + i * 1000001 + 7);
+    trials[static_cast<std::size_t>(i)].trial_id = 12345;  // ignored
+  }
+  StudyInfo info;
+  info.name = "dated";
+  info.directions = {StudyDirection::kMaximize};
+  std::int64_t s = storage_->import_study(info, trials);
+  std::vector<FrozenTrial> got = storage_->get_all_trials(s);
+  ASSERT_EQ(numbers(got), (std::vector<int>{0, 1, 2}));
+  for (const FrozenTrial& t : got) {
+    const FrozenTrial& want = trials[static_cast<std::size_t>(2 - t.number)];
+    expect_same_trial(t, want);
+    EXPECT_NE(t.trial_id, 12345);
+  }
+  EXPECT_TRUE(storage_->get_study(s).user_attrs.empty());
+  // An empty study imports too.
+  info.name = "empty";
+  std::int64_t e = storage_->import_study(info, {});
+  EXPECT_TRUE(storage_->get_all_trials(e).empty());
+  EXPECT_EQ(running(e).number, 0);
+}
+
+TEST_P(StorageConformanceTest, ImportStudyRejectsBadInputAndWritesNothing) {
+  std::int64_t existing = make_study("taken");
+  running(existing);
+  auto complete = [](int number, std::vector<double> values) {
+    FrozenTrial t;
+    t.number = number;
+    t.state = TrialState::kComplete;
+    t.values = std::move(values);
+    return t;
+  };
+  StudyInfo info;
+  info.name = "new";
+  info.directions = {StudyDirection::kMinimize};
+  std::vector<FrozenTrial> good = {complete(0, {1.0}), complete(1, {2.0})};
+
+  auto expect_nothing_written = [&] {
+    EXPECT_EQ(storage_->find_study("new"), std::nullopt);
+    ASSERT_EQ(storage_->list_studies().size(), 1u);
+    EXPECT_EQ(storage_->get_all_trials(existing).size(), 1u);
+    EXPECT_TRUE(storage_->get_study(existing).user_attrs.empty());
+  };
+
+  StudyInfo dup = info;
+  dup.name = "taken";
+  dup.user_attrs["x"] = 1;
+  EXPECT_THROW(storage_->import_study(dup, good), DuplicateStudyError);
+  expect_nothing_written();
+
+  // Duplicate numbers, a gap, a negative number: numbers must be 0..n-1, each once.
+  for (const auto& numbers_given : std::vector<std::vector<int>>{{0, 1, 1}, {1, 1}, {0, 2}, {-1, 0}}) {
+    std::vector<FrozenTrial> bad;
+    for (int n : numbers_given) bad.push_back(complete(n, {0.0}));
+    EXPECT_THROW(storage_->import_study(info, bad), ValueError) << ::testing::PrintToString(numbers_given);
+    expect_nothing_written();
+  }
+  // COMPLETE needs one value per direction.
+  EXPECT_THROW(storage_->import_study(info, {complete(0, {1.0}), complete(1, {})}), ValueError);
+  EXPECT_THROW(storage_->import_study(info, {complete(0, {1.0, 2.0})}), ValueError);
+  expect_nothing_written();
+  // Parameters must lie in their distribution and have one.
+  FrozenTrial off_grid = complete(1, {1.0});
+  off_grid.params = {{"width", 17}};
+  off_grid.distributions = {{"width", Distribution::make_int(16, 256, false, 16)}};
+  EXPECT_THROW(storage_->import_study(info, {complete(0, {1.0}), off_grid}), ValueError);
+  off_grid.distributions.clear();
+  EXPECT_THROW(storage_->import_study(info, {complete(0, {1.0}), off_grid}), ValueError);
+  expect_nothing_written();
+  // A study needs a name and a direction.
+  StudyInfo nameless = info;
+  nameless.name = "";
+  EXPECT_THROW(storage_->import_study(nameless, good), ValueError);
+  StudyInfo directionless = info;
+  directionless.directions.clear();
+  EXPECT_THROW(storage_->import_study(directionless, {}), ValueError);
+  expect_nothing_written();
+
+  // Non-COMPLETE trials keep whatever values they had (finish_trial allows values on PRUNED too).
+  FrozenTrial pruned = complete(1, {4.0, 5.0});
+  pruned.state = TrialState::kPruned;
+  std::int64_t s = storage_->import_study(info, {complete(0, {1.0}), pruned});
+  EXPECT_EQ(storage_->get_all_trials(s).at(1).values, (std::vector<double>{4.0, 5.0}));
+}
+
+TEST_P(StorageConformanceTest, ImportedRunningTrialsGetAHeartbeatAndAreReaped) {
+  std::int64_t src = make_study("source");
+  running(src, {}, {}, false);  // never had a heartbeat in the source
+  FrozenTrial done = running(src);
+  ASSERT_TRUE(storage_->finish_trial(done.trial_id, TrialState::kComplete, {1.0}));
+  StudyInfo info = storage_->get_study(src);
+  info.name = "copy";
+  std::int64_t dst = storage_->import_study(info, storage_->get_all_trials(src));
+  EXPECT_TRUE(storage_->reap_stale_trials(dst, 60.0, 1).empty());  // the heartbeat is fresh
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(storage_->reap_stale_trials(dst, 0.25, 1), std::vector<int>{0});
+  std::vector<FrozenTrial> got = storage_->get_all_trials(dst);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].state, TrialState::kFail);
+  EXPECT_EQ(got[0].system_attrs.at(attr::kRetriedBy), 2);
+  EXPECT_EQ(got[2].state, TrialState::kWaiting);
+  EXPECT_EQ(got[2].system_attrs.at(attr::kRetryOf), 0);
+  // The source's trial had no heartbeat, so it is still left alone there.
+  EXPECT_TRUE(storage_->reap_stale_trials(src, 0.25, 1).empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StorageConformanceTest, ::testing::Values("memory", "sqlite", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace

@@ -1,0 +1,168 @@
+// What only the PostgreSQL backend has: URLs, schema migrations, reconnection. The Storage contract itself is in
+// storage_conformance_test.cc, which runs against this backend too.
+
+#include "search/postgres_storage.h"
+
+#include <string>
+
+#include "core/error.h"
+#include "search/postgres_testing.h"
+#include "testing.h"
+
+namespace nasforge {
+namespace {
+
+using testing::NasforgeTest;
+using testing::TestDatabase;
+
+TEST(PostgresUrlTest, SplitsNasforgeOptionsFromLibpqOnes) {
+  PostgresUrl u = parse_postgres_url(
+      "postgresql://me:pw@db.example.org:5433/studies?sslmode=disable&reconnect_wait_s=12.5&artifacts=%2Fshared%2Fa"
+      "&connect_wait_s=0");
+  EXPECT_EQ(u.conninfo, "postgresql://me:pw@db.example.org:5433/studies?sslmode=disable");
+  EXPECT_DOUBLE_EQ(u.options.reconnect_wait_s, 12.5);
+  EXPECT_DOUBLE_EQ(u.options.connect_wait_s, 0.0);
+  EXPECT_EQ(u.options.artifact_root, "/shared/a");
+
+  PostgresUrl plain = parse_postgres_url("postgres://h/db");
+  EXPECT_EQ(plain.conninfo, "postgres://h/db");
+  EXPECT_DOUBLE_EQ(plain.options.reconnect_wait_s, PostgresOptions{}.reconnect_wait_s);
+}
+
+TEST(PostgresUrlTest, RejectsWhatItCannotUseAndQuotesIt) {
+  auto message = [](const std::string& url) {
+    try {
+      parse_postgres_url(url);
+    } catch (const ValueError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message("postgresql:///db").find("names no host"), std::string::npos);
+  EXPECT_NE(message("postgresql://h/db?reconnect_wait_s=soon").find("reconnect_wait_s=soon"), std::string::npos);
+  EXPECT_NE(message("postgresql://h/db?reconnect_wait_s=-1").find("seconds >= 0"), std::string::npos);
+  EXPECT_NE(message("postgresql://h/db?sslmode").find("'sslmode' has no '=value'"), std::string::npos);
+  EXPECT_NE(message("mysql://h/db").find("not a PostgreSQL URL"), std::string::npos);
+}
+
+TEST(PostgresUrlTest, RedactsPasswords) {
+  EXPECT_EQ(redact_url("postgresql://me:secret@h:5432/db"), "postgresql://me:***@h:5432/db");
+  EXPECT_EQ(redact_url("postgresql://me@h:5432/db"), "postgresql://me@h:5432/db");
+  EXPECT_EQ(redact_url("postgresql://h:5432/db"), "postgresql://h:5432/db");
+}
+
+TEST(PostgresUrlTest, UnreachableServerIsAStorageErrorWithoutThePassword) {
+  try {
+    PostgresStorage s("postgresql://me:secret@127.0.0.1:1/db?connect_wait_s=0.2");
+    FAIL() << "connected to port 1";
+  } catch (const StorageError& e) {
+    std::string msg = e.what();
+    EXPECT_EQ(msg.find("secret"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("postgresql://me:***@127.0.0.1:1/db"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("cannot reach"), std::string::npos) << msg;
+  }
+}
+
+class PostgresStorageTest : public NasforgeTest {
+ protected:
+  void SetUp() override {
+    NasforgeTest::SetUp();
+    NASFORGE_REQUIRE_POSTGRES(server);
+    db_ = std::make_unique<TestDatabase>(*server);
+    ASSERT_TRUE(db_->ok()) << db_->error();
+  }
+  void TearDown() override {
+    db_.reset();
+    NasforgeTest::TearDown();
+  }
+  std::string sql(const std::string& command) { return testing::postgres_exec(db_->url(), command); }
+
+  std::unique_ptr<TestDatabase> db_;
+};
+
+TEST_F(PostgresStorageTest, MigratesAnOlderSchemaKeepingItsData) {
+  std::int64_t study = -1;
+  {
+    PostgresStorage old(db_->url(), PostgresOptions().with_schema_version(1));
+    EXPECT_EQ(old.database_schema_version(), 1);
+    study = old.create_study("kept", {StudyDirection::kMinimize});
+    auto t = old.create_trial(study, NewTrial{});
+    old.finish_trial(t->trial_id, TrialState::kComplete, {0.5});
+  }
+  PostgresStorage fresh(db_->url());
+  EXPECT_EQ(fresh.database_schema_version(), PostgresStorage::schema_version());
+  ASSERT_GE(PostgresStorage::schema_version(), 2);
+  auto trials = fresh.get_all_trials(study);
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0].values, std::vector<double>{0.5});
+  // The newest schema's writes work on the migrated database (they record commit tokens since version 2).
+  EXPECT_TRUE(fresh.create_trial(study, NewTrial{}).has_value());
+}
+
+TEST_F(PostgresStorageTest, RefusesADatabaseWithANewerSchema) {
+  { PostgresStorage s(db_->url()); }
+  ASSERT_EQ(sql("UPDATE nasforge.version_info SET schema_version = 99, library_version = 'nasforge 9.0.0'"), "");
+  try {
+    PostgresStorage s(db_->url());
+    FAIL() << "opened a newer schema";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("newer than version"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("nasforge 9.0.0"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PostgresStorageTest, LeavesOtherProgramsTablesAlone) {
+  // Optuna's RDB storage has public.studies; nasforge's tables live in schema nasforge.
+  ASSERT_EQ(sql("CREATE TABLE public.studies (study_id INTEGER PRIMARY KEY, study_name TEXT)"), "");
+  ASSERT_EQ(sql("INSERT INTO public.studies VALUES (1, 'optuna-study')"), "");
+  PostgresStorage s(db_->url());
+  std::int64_t id = s.create_study("ours", {StudyDirection::kMaximize});
+  EXPECT_EQ(s.list_studies().size(), 1u);
+  EXPECT_EQ(s.get_study(id).name, "ours");
+  PostgresStorage again(db_->url());  // the schema exists now: no migration runs twice
+  EXPECT_EQ(again.find_study("ours"), id);
+}
+
+TEST_F(PostgresStorageTest, ReconnectsWhenTheServerDropsItsConnection) {
+  PostgresStorage s(db_->url());
+  std::int64_t study = s.create_study("s", {StudyDirection::kMinimize});
+  auto first = s.create_trial(study, NewTrial{});
+  EXPECT_EQ(s.connection_count(), 1);
+  // What a server restart or an administrator's pg_terminate_backend does to a worker's session.
+  ASSERT_EQ(sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'nasforge' "
+                "AND datname = current_database() AND pid <> pg_backend_pid()"),
+            "");
+  EXPECT_TRUE(s.finish_trial(first->trial_id, TrialState::kComplete, {1.0}));
+  EXPECT_EQ(s.connection_count(), 2);
+  auto second = s.create_trial(study, NewTrial{});
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->number, 1);  // the retried write did not run twice
+  EXPECT_EQ(s.count_trials(study).complete, 1);
+}
+
+TEST_F(PostgresStorageTest, GivesUpAfterReconnectWaitWhenTheDatabaseIsGone) {
+  PostgresStorage s(db_->url(), PostgresOptions().with_reconnect_wait(0.5));
+  std::int64_t study = s.create_study("s", {StudyDirection::kMinimize});
+  // Drops this test's database (and with it the connection): every reconnect now fails.
+  db_.reset();
+  try {
+    s.count_trials(study);
+    FAIL() << "read from a dropped database";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PostgresStorageTest, OpenStorageDispatchesBothSchemes) {
+  EXPECT_NE(dynamic_cast<PostgresStorage*>(open_storage(db_->url()).get()), nullptr);
+  std::string alias = "postgres://" + db_->url().substr(std::string("postgresql://").size());
+  EXPECT_NE(dynamic_cast<PostgresStorage*>(open_storage(alias).get()), nullptr);
+}
+
+TEST_F(PostgresStorageTest, ArtifactRootComesFromTheUrl) {
+  EXPECT_EQ(PostgresStorage(db_->url()).artifact_root(), "");
+  EXPECT_EQ(PostgresStorage(db_->url() + "?artifacts=" + tmp("files")).artifact_root(), tmp("files"));
+}
+
+}  // namespace
+}  // namespace nasforge

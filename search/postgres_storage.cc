@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <iostream>
 #include <limits>
 #include <random>
 #include <thread>
@@ -167,6 +168,19 @@ std::string percent_decode(const std::string& s) {
   return out;
 }
 
+// libpq's messages span lines ("server closed the connection unexpectedly\n\tThis probably means ..."); ours
+// are one line each.
+std::string one_line(const std::string& msg) {
+  std::string out;
+  for (char c : msg) {
+    bool space = c == '\n' || c == '\t' || c == '\r' || c == ' ';
+    if (space && (out.empty() || out.back() == ' ')) continue;
+    out += space ? ' ' : c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
 std::vector<std::string> split_on(const std::string& s, char sep) {
   std::vector<std::string> out(1);
   for (char c : s) {
@@ -302,6 +316,7 @@ struct PostgresStorage::Impl {
   std::string doing;  // what the current transaction is for, for messages
   std::mt19937_64 rng{std::random_device{}()};
   std::int64_t writes = 0;
+  std::optional<Steady::time_point> outage;  // since when the connection has been gone, while it is
 
   Impl(const std::string& u, PostgresOptions o) : url(u), conninfo(parse_postgres_url(u).conninfo), options(o) {}
 
@@ -330,8 +345,7 @@ struct PostgresStorage::Impl {
     conn = PQconnectdbParams(keys, values, 1);
     if (conn == nullptr) throw StorageError("out of memory connecting to " + where());
     if (PQstatus(conn) != CONNECTION_OK) {
-      std::string msg = PQerrorMessage(conn);
-      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+      std::string msg = one_line(PQerrorMessage(conn));
       bool fatal = PQconnectionNeedsPassword(conn) || msg.find("does not exist") != std::string::npos ||
                    msg.find("authentication failed") != std::string::npos ||
                    msg.find("invalid URI") != std::string::npos ||
@@ -352,7 +366,7 @@ struct PostgresStorage::Impl {
     if (const char* s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr) state = s;
     std::string msg = res ? PQresultErrorMessage(res) : "";
     if (msg.empty() && conn) msg = PQerrorMessage(conn);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    msg = one_line(msg);
     if (res) PQclear(res);
     bool lost = conn == nullptr || PQstatus(conn) == CONNECTION_BAD || state.rfind("08", 0) == 0 || state == "57P01" ||
                 state == "57P02" || state == "57P03";
@@ -412,6 +426,12 @@ struct PostgresStorage::Impl {
     for (int attempt = 0; !conn || PQstatus(conn) != CONNECTION_OK; ++attempt) {
       try {
         connect_once();
+        if (outage) {
+          // Operators watching a worker's log should see that it rode out the outage, and for how long.
+          std::cerr << "nasforge: reconnected to " << where() << " after "
+                    << format_double(std::chrono::duration<double>(Steady::now() - *outage).count()) << " s\n";
+          outage.reset();
+        }
       } catch (const Lost& e) {
         if (Steady::now() >= deadline) {
           throw StorageError("cannot reach " + where() + " (tried for " + format_double(wait_s) + " s): " + e.message);
@@ -448,9 +468,18 @@ struct PostgresStorage::Impl {
         }
         commit_sent = use_token;
         exec("COMMIT", what + " (committing)");
+        if (use_token && options.lose_commit_replies > 0) {
+          --options.lose_commit_replies;
+          throw Lost{"reply to COMMIT lost (injected fault)"};
+        }
         return;
       } catch (const Lost& e) {
         disconnect();
+        if (!outage && connections > 0) {
+          outage = Steady::now();
+          std::cerr << "nasforge: warning: lost the connection to " << where() << " while " << what << " (" << e.message
+                    << "); reconnecting for up to " << format_double(options.reconnect_wait_s) << " s\n";
+        }
         if (Steady::now() >= deadline) {
           throw StorageError("lost the connection to " + where() + " while " + what + " and could not get it back in " +
                              format_double(options.reconnect_wait_s) +

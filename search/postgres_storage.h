@@ -24,6 +24,9 @@ struct PostgresOptions {
   std::string artifact_root;
   /// Migrate the schema only up to this version (tests of migrations); 0 means the newest.
   int schema_version = 0;
+  /// Fault injection for tests: this many of the next commits of non-idempotent writes behave as if the connection
+  /// dropped before their reply arrived (they did commit).
+  int lose_commit_replies = 0;
 
   /// Sets reconnect_wait_s.
   PostgresOptions& with_reconnect_wait(double s) {

@@ -161,5 +161,9 @@ fi
 if [ "$MODE" = restart ]; then
   grep -q "database system is shut down" "$(dirname "$(cat "$state/datadir")")/server.log" ||
     fail "the server log shows no restart"
+  # Workers say when they lose and regain the database; at least the busy ones must have.
+  rode=$(grep -l "reconnected to" "$work"/worker-*.log | wc -l)
+  echo "workers that reconnected: $rode of $WORKERS"
+  [ "$rode" -ge 1 ] || fail "no worker reports reconnecting"
 fi
 echo "PASS ($MODE)"

@@ -140,6 +140,25 @@ TEST_F(PostgresStorageTest, ReconnectsWhenTheServerDropsItsConnection) {
   EXPECT_EQ(s.count_trials(study).complete, 1);
 }
 
+TEST_F(PostgresStorageTest, ACommitWhoseReplyWasLostIsLookedUpNotRepeated) {
+  PostgresOptions lossy;
+  lossy.lose_commit_replies = 4;
+  PostgresStorage s(db_->url(), lossy);
+  // Each of these would give a different answer if it ran a second time: a second trial, a failed claim, a
+  // "no longer RUNNING", a retry of the retry.
+  std::int64_t study = s.create_study("s", {StudyDirection::kMinimize});
+  auto t = s.create_trial(study, NewTrial{});
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->number, 0);
+  EXPECT_TRUE(s.claim_study_key(study, "grid:0", 1));
+  EXPECT_TRUE(s.finish_trial(t->trial_id, TrialState::kComplete, {2.0}));
+  EXPECT_EQ(s.connection_count(), 5);  // the first connection and one reconnect per lost reply
+  TrialCounts c = s.count_trials(study);
+  EXPECT_EQ(c.complete, 1);
+  EXPECT_EQ(c.slots(), 1);
+  EXPECT_EQ(s.list_studies().size(), 1u);
+}
+
 TEST_F(PostgresStorageTest, GivesUpAfterReconnectWaitWhenTheDatabaseIsGone) {
   PostgresStorage s(db_->url(), PostgresOptions().with_reconnect_wait(0.5));
   std::int64_t study = s.create_study("s", {StudyDirection::kMinimize});

@@ -588,10 +588,12 @@ TEST_P(StorageConformanceTest, ConcurrentThreadsNeverOvershootMaxSlots) {
   std::vector<std::thread> workers;
   std::vector<int> made(4, 0);
   for (int w = 0; w < 4; ++w) {
-    workers.emplace_back([&, w] {
-      while (auto t = storage_->create_trial(s, NewTrial{}, kSlots)) {
-        storage_->finish_trial(t->trial_id, TrialState::kComplete, {static_cast<double>(w)});
-        storage_->get_all_trials(s);
+    // Each thread has its own connection where the backend has connections, as separate worker processes do.
+    std::shared_ptr<Storage> mine = GetParam() == "memory" ? storage_ : open();
+    workers.emplace_back([&, w, mine] {
+      while (auto t = mine->create_trial(s, NewTrial{}, kSlots)) {
+        mine->finish_trial(t->trial_id, TrialState::kComplete, {static_cast<double>(w)});
+        mine->get_all_trials(s);
         ++made[w];
       }
     });
@@ -604,6 +606,53 @@ TEST_P(StorageConformanceTest, ConcurrentThreadsNeverOvershootMaxSlots) {
     EXPECT_EQ(all[i].number, i);
     EXPECT_EQ(all[i].state, TrialState::kComplete);
   }
+}
+
+TEST_P(StorageConformanceTest, ConcurrentConnectionsNeverDuplicateClaimsPopsOrRetries) {
+  std::int64_t s = make_study();
+  constexpr int kEnqueued = 30;
+  for (int i = 0; i < kEnqueued; ++i) waiting(s);
+  std::vector<std::thread> workers;
+  std::vector<std::vector<int>> popped(4);
+  std::vector<std::vector<int>> claimed(4);
+  for (int w = 0; w < 4; ++w) {
+    std::shared_ptr<Storage> mine = GetParam() == "memory" ? storage_ : open();
+    workers.emplace_back([&, w, mine] {
+      for (int k = 0; k < kEnqueued; ++k) {
+        if (mine->claim_study_key(s, "grid:" + std::to_string(k), w)) claimed[w].push_back(k);
+      }
+      // Even-numbered originals fail once and are re-enqueued; their retries are popped like any waiting trial.
+      while (auto t = mine->pop_waiting_trial(s, true)) {
+        popped[w].push_back(t->number);
+        if (t->number < kEnqueued && t->number % 2 == 0) {
+          mine->fail_trial(t->trial_id, "crash", 1);
+        } else {
+          mine->finish_trial(t->trial_id, TrialState::kComplete, {1.0});
+        }
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  std::multiset<int> all_popped, all_claimed;
+  for (int w = 0; w < 4; ++w) {
+    all_popped.insert(popped[w].begin(), popped[w].end());
+    all_claimed.insert(claimed[w].begin(), claimed[w].end());
+  }
+  constexpr int kTotal = kEnqueued + kEnqueued / 2;
+  ASSERT_EQ(all_popped.size(), static_cast<std::size_t>(kTotal));
+  for (int n = 0; n < kTotal; ++n) EXPECT_EQ(all_popped.count(n), 1u) << "trial #" << n;
+  ASSERT_EQ(all_claimed.size(), static_cast<std::size_t>(kEnqueued));
+  for (int k = 0; k < kEnqueued; ++k) EXPECT_EQ(all_claimed.count(k), 1u) << "grid:" << k;
+  TrialCounts c = storage_->count_trials(s);
+  EXPECT_EQ(c.complete, kTotal - kEnqueued / 2);
+  EXPECT_EQ(c.failed, kEnqueued / 2);
+  EXPECT_EQ(c.retried, kEnqueued / 2);
+  EXPECT_EQ(c.finished(), kEnqueued);
+  std::set<int> retry_of;
+  for (const FrozenTrial& t : storage_->get_all_trials(s)) {
+    if (t.system_attrs.count(attr::kRetryOf)) retry_of.insert(t.system_attrs.at(attr::kRetryOf).get<int>());
+  }
+  EXPECT_EQ(retry_of.size(), static_cast<std::size_t>(kEnqueued / 2));
 }
 
 // ---- import_study ----

@@ -299,10 +299,6 @@ struct PostgresStorage::Impl {
     int number = -1;
     TrialState state = TrialState::kRunning;
   };
-  struct StudyCache {
-    std::int64_t seq = -1;            // the study's stamp when the cache was filled
-    std::vector<FrozenTrial> trials;  // by number; trial_id < 0 marks a gap
-  };
 
   std::string url;       // as given, for messages (redacted)
   std::string conninfo;  // for libpq
@@ -312,7 +308,7 @@ struct PostgresStorage::Impl {
   int schema = 0;                                         // the database's version once open
   std::unordered_map<std::string, std::string> prepared;  // SQL -> statement name, per connection
   std::unordered_map<std::string, Distribution> distributions;
-  std::unordered_map<std::int64_t, StudyCache> caches;
+  std::unordered_map<std::int64_t, storage_detail::TrialCache> caches;
   std::string doing;  // what the current transaction is for, for messages
   std::mt19937_64 rng{std::random_device{}()};
   std::int64_t writes = 0;
@@ -1060,28 +1056,14 @@ FrozenTrial PostgresStorage::get_trial(std::int64_t trial_id) {
 
 std::vector<FrozenTrial> PostgresStorage::get_all_trials(std::int64_t study_id, const std::vector<TrialState>& states) {
   std::lock_guard<std::mutex> lock(mu_);
-  Impl::StudyCache& cache = impl_->caches[study_id];
-  TrialChanges changes;
+  storage_detail::TrialCache& cache = impl_->caches[study_id];
   try {
-    changes = changes_locked(study_id, cache.seq);
+    cache.apply(changes_locked(study_id, cache.stamp));
   } catch (const NotFoundError&) {
     impl_->caches.erase(study_id);
     throw;
   }
-  if (changes.complete) cache.trials.clear();
-  for (FrozenTrial& t : changes.trials) {
-    auto n = static_cast<std::size_t>(t.number);
-    if (cache.trials.size() <= n) cache.trials.resize(n + 1);
-    cache.trials[n] = std::move(t);
-  }
-  cache.seq = changes.stamp;
-  std::vector<FrozenTrial> out;
-  out.reserve(cache.trials.size());
-  for (const FrozenTrial& t : cache.trials) {
-    if (t.trial_id < 0) continue;
-    if (states.empty() || std::find(states.begin(), states.end(), t.state) != states.end()) out.push_back(t);
-  }
-  return out;
+  return cache.select(states);
 }
 
 TrialChanges PostgresStorage::changes_locked(std::int64_t study_id, std::int64_t since) {
@@ -1114,23 +1096,7 @@ TrialCounts PostgresStorage::count_trials(std::int64_t study_id) {
     Result r = impl_->q("SELECT state, COUNT(*) FROM trials WHERE study_id = $1 GROUP BY state", {p(study_id)});
     for (int i = 0; i < r.rows(); ++i) {
       int n = static_cast<int>(r.i64(i, 1));
-      switch (parse_state(r.text(i, 0))) {
-        case TrialState::kRunning:
-          c.running = n;
-          break;
-        case TrialState::kWaiting:
-          c.waiting = n;
-          break;
-        case TrialState::kComplete:
-          c.complete = n;
-          break;
-        case TrialState::kPruned:
-          c.pruned = n;
-          break;
-        case TrialState::kFail:
-          c.failed = n;
-          break;
-      }
+      c.add(parse_state(r.text(i, 0)), n);
     }
     c.retried = impl_->retried_count(study_id);
   });

@@ -264,17 +264,13 @@ struct SqliteStorage::Impl {
     int number = -1;
     TrialState state = TrialState::kRunning;
   };
-  struct StudyCache {
-    std::int64_t seq = -1;            // highest trials.seq of the study when the cache was filled
-    std::vector<FrozenTrial> trials;  // by number; trial_id < 0 marks a gap
-  };
 
   std::string path;
   SqliteOptions options;
   sqlite3* db = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> stmts;
   std::unordered_map<std::string, Distribution> distributions;  // parsed distribution_json
-  std::unordered_map<std::int64_t, StudyCache> caches;
+  std::unordered_map<std::int64_t, storage_detail::TrialCache> caches;
   std::minstd_rand jitter{std::random_device{}()};
 
   Impl(std::string p, SqliteOptions o) : path(std::move(p)), options(o) {}
@@ -1050,28 +1046,14 @@ FrozenTrial SqliteStorage::get_trial(std::int64_t trial_id) {
 
 std::vector<FrozenTrial> SqliteStorage::get_all_trials(std::int64_t study_id, const std::vector<TrialState>& states) {
   std::lock_guard<std::mutex> lock(mu_);
-  Impl::StudyCache& cache = impl_->caches[study_id];
-  TrialChanges changes;
+  storage_detail::TrialCache& cache = impl_->caches[study_id];
   try {
-    changes = changes_locked(study_id, cache.seq);
+    cache.apply(changes_locked(study_id, cache.stamp));
   } catch (const NotFoundError&) {
     impl_->caches.erase(study_id);
     throw;
   }
-  if (changes.complete) cache.trials.clear();
-  for (FrozenTrial& t : changes.trials) {
-    auto n = static_cast<std::size_t>(t.number);
-    if (cache.trials.size() <= n) cache.trials.resize(n + 1);
-    cache.trials[n] = std::move(t);
-  }
-  cache.seq = changes.stamp;
-  std::vector<FrozenTrial> out;
-  out.reserve(cache.trials.size());
-  for (const FrozenTrial& t : cache.trials) {
-    if (t.trial_id < 0) continue;
-    if (states.empty() || std::find(states.begin(), states.end(), t.state) != states.end()) out.push_back(t);
-  }
-  return out;
+  return cache.select(states);
 }
 
 TrialChanges SqliteStorage::changes_locked(std::int64_t study_id, std::int64_t since) {
@@ -1112,23 +1094,7 @@ TrialCounts SqliteStorage::count_trials(std::int64_t study_id) {
       st.bind_int(1, study_id);
       while (st.step()) {
         int n = static_cast<int>(st.int_at(1));
-        switch (parse_state(st.text_at(0), impl_->path)) {
-          case TrialState::kRunning:
-            c.running = n;
-            break;
-          case TrialState::kWaiting:
-            c.waiting = n;
-            break;
-          case TrialState::kComplete:
-            c.complete = n;
-            break;
-          case TrialState::kPruned:
-            c.pruned = n;
-            break;
-          case TrialState::kFail:
-            c.failed = n;
-            break;
-        }
+        c.add(parse_state(st.text_at(0), impl_->path), n);
       }
     }
     c.retried = impl_->retried_count(study_id);

@@ -45,6 +45,8 @@ struct TrialCounts {
   int slots() const { return finished() + running + waiting; }
   /// Adds (sign +1) or removes (sign -1) one trial in the count of its state.
   void count(const FrozenTrial& trial, int sign = 1);
+  /// Adds `n` trials to the count of `state` (retried ones are counted separately).
+  void add(TrialState state, int n);
 };
 
 /// Trials that changed after a stamp; see Storage::get_trials_since.

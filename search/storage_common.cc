@@ -1,5 +1,7 @@
 #include "search/storage_common.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace nasforge::storage_detail {
@@ -130,17 +132,53 @@ std::string describe_trial(std::int64_t trial_id, int number) {
 
 namespace nasforge {
 
-void TrialCounts::count(const FrozenTrial& trial, int sign) {
-  switch (trial.state) {
-    case TrialState::kRunning: running += sign; break;
-    case TrialState::kWaiting: waiting += sign; break;
-    case TrialState::kComplete: complete += sign; break;
-    case TrialState::kPruned: pruned += sign; break;
+namespace storage_detail {
+
+void TrialCache::apply(TrialChanges&& changes) {
+  if (changes.complete) trials.clear();
+  for (FrozenTrial& t : changes.trials) {
+    auto n = static_cast<std::size_t>(t.number);
+    if (trials.size() <= n) trials.resize(n + 1);
+    trials[n] = std::move(t);
+  }
+  stamp = changes.stamp;
+}
+
+std::vector<FrozenTrial> TrialCache::select(const std::vector<TrialState>& states) const {
+  std::vector<FrozenTrial> out;
+  out.reserve(trials.size());
+  for (const FrozenTrial& t : trials) {
+    if (t.trial_id < 0) continue;
+    if (states.empty() || std::find(states.begin(), states.end(), t.state) != states.end()) out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace storage_detail
+
+void TrialCounts::add(TrialState state, int n) {
+  switch (state) {
+    case TrialState::kRunning:
+      running += n;
+      break;
+    case TrialState::kWaiting:
+      waiting += n;
+      break;
+    case TrialState::kComplete:
+      complete += n;
+      break;
+    case TrialState::kPruned:
+      pruned += n;
+      break;
     case TrialState::kFail:
-      failed += sign;
-      if (storage_detail::is_retried(trial)) retried += sign;
+      failed += n;
       break;
   }
+}
+
+void TrialCounts::count(const FrozenTrial& trial, int sign) {
+  add(trial.state, sign);
+  if (trial.state == TrialState::kFail && storage_detail::is_retried(trial)) retried += sign;
 }
 
 }  // namespace nasforge

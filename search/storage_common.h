@@ -62,6 +62,17 @@ struct ImportPlan {
 /// every attribute serializable; ValueError naming the first offending trial otherwise.
 ImportPlan check_import(const StudyInfo& study, const std::vector<FrozenTrial>& trials);
 
+/// A connection's copy of one study's trials, kept up to date with Storage::get_trials_since so that
+/// get_all_trials() re-reads only what changed.
+struct TrialCache {
+  std::int64_t stamp = -1;          ///< The study's change stamp when last updated.
+  std::vector<FrozenTrial> trials;  ///< By number; trial_id < 0 marks a number not seen yet.
+  /// Merges what changed since `stamp` (or replaces everything when changes.complete).
+  void apply(TrialChanges&& changes);
+  /// The cached trials in `states` (all when empty), by number.
+  std::vector<FrozenTrial> select(const std::vector<TrialState>& states) const;
+};
+
 /// The retry_count system attribute (0 when absent or malformed).
 int retry_count(const std::map<std::string, Json>& system_attrs);
 /// Number of the original trial a retry chain started from: its retry_of attribute, else `number`.

@@ -711,6 +711,213 @@ def strategies_section(meta, results, out, output):
         out.append("")
 
 
+# --------------------------------------------------------------------------------------- concurrent workers
+
+WORKERS_STORAGE_TITLES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+WORKERS_STRATEGY_TITLES = {
+    "random": "Random sampler (nasforge `name: random`, Optuna `RandomSampler`)",
+    "tpe": "TPE, each tool's defaults (nasforge `name: tpe`, Optuna `TPESampler()`)",
+}
+
+
+def workers_runs(results):
+    """(impl, strategy, storage, workers) -> the repeats' documents."""
+    groups = {}
+    for path in sorted(glob.glob(os.path.join(results, "workers", "*.json"))):
+        d = load(path)
+        groups.setdefault((d["impl"], d["strategy"], d["storage"], d["workers"]), []).append(d)
+    return groups
+
+
+def worker_errors(d):
+    """Failed worker processes plus trials left failed or running."""
+    states = d.get("states", {})
+    return d.get("failed_workers", 0) + states.get("FAIL", 0) + states.get("RUNNING", 0)
+
+
+def workers_cell(docs, key):
+    """Median over the measured repeats of docs' `key`, or None."""
+    xs = [d[key] for d in docs if "error" not in d and d.get(key) is not None]
+    return statistics.median(xs) if xs else None
+
+
+def workers_rate(docs, key):
+    """Median of `key` over the measured repeats, with the range when there are several."""
+    xs = [d[key] for d in docs if "error" not in d and d.get(key) is not None]
+    if not xs:
+        return "not measured"
+    if len(xs) == 1:
+        return fmt(xs[0])
+    return f"{fmt(statistics.median(xs))} ({fmt(min(xs))}-{fmt(max(xs))})"
+
+
+def total_check(docs, total):
+    """'yes' when every repeat ended with exactly `total` finished trials, numbered 0..total-1 without duplicates."""
+    measured = [d for d in docs if "error" not in d]
+    if not measured:
+        return "not measured"
+    counts = sorted({d["complete"] for d in measured})
+    dup = sum(d["duplicate_numbers"] for d in measured)
+    if all(d["exact_total"] for d in measured):
+        return f"yes ({total})"
+    parts = [f"{'/'.join(str(c) for c in counts)} finished"]
+    if dup:
+        parts.append(f"{dup} duplicate number(s)")
+    if not all(d["numbers_dense"] for d in measured):
+        parts.append("gaps in the numbers")
+    return "**no**: " + ", ".join(parts)
+
+
+def workers_section(meta, results, out):
+    w = meta.get("workers")
+    groups = workers_runs(results)
+    if not groups or not w:
+        out.append("_No concurrent-workers results in this run._\n")
+        return
+    total = w["trials"]
+    pg_version = read_text(os.path.join(results, "workers", "postgres_version"), "")
+    pg_text = f"PostgreSQL {pg_version.split()[0]}" if pg_version else "PostgreSQL"
+    out.append(f"Command: `bench/run.sh --only workers` runs this section alone and re-renders this page with the "
+               f"other sections' latest results; `bench/run.sh` runs everything.\n")
+    out.append(f"Protocol (`bench/workers_bench.py`, the same for both tools): one fresh storage per configuration "
+               f"(a new SQLite file, or a new database created with `CREATE DATABASE` on a throw-away {pg_text} "
+               f"server started by `scripts/pg-test-server.sh` on loopback with fsync off); the study is created "
+               f"before the clock starts (nasforge: `nasforge create study.yaml`; Optuna: `create_study`), then N "
+               f"worker processes are started back to back and run until the study has {total} trials. Objective: "
+               f"Branin with no sleep (it costs well under a microsecond, so the rows measure the per-trial cost of "
+               f"each tool's storage, coordination and process start-up, not of an objective); random sampler "
+               f"(seeded per worker), so that sampling does not dominate"
+               f"{'; a second table repeats everything with TPE' if 'tpe' in w.get('strategies', []) else ''}. nasforge workers are `nasforge worker "
+               f"--storage URL --study NAME --worker-index k --quiet` and take a trial slot under the study's "
+               f"n_trials = {total} in the same transaction as the new trial, so the total is exact by "
+               f"construction; they run with the study file defaults (a heartbeat thread per trial, every 10 s). "
+               f"Optuna workers are Python processes that `import optuna`, `load_study(storage=URL)` and call "
+               f"`study.optimize` with `MaxTrialsCallback({total}, states=(COMPLETE, RUNNING))`, Optuna's documented "
+               f"way to cap a distributed study; that check reads the study's trials after each trial (a cost included "
+               f"here) and is not atomic, so Optuna can overshoot the total, and the table reports it. URLs: `sqlite:////tmp/.../x.db` for both; "
+               f"`postgresql://nasforge@127.0.0.1:PORT/db` for nasforge and `postgresql+psycopg2://...` for Optuna "
+               f"(SQLAlchemy {meta['sqlalchemy']}, psycopg2 {w.get('psycopg2', '?')}). On SQLite nasforge uses WAL "
+               f"with synchronous=NORMAL and Optuna SQLite's defaults (section 1 shows that giving Optuna the same "
+               f"pragmas barely changes its cost). Wall time: from before the first worker starts to after the last "
+               f"one exits; trials/s = finished (COMPLETE) trials / wall time. The configurations alternate "
+               f"nasforge and Optuna; {w['repeats']} repeat(s), the tables give the median trials/s and, in "
+               f"parentheses, the range over the repeats. Errors = worker "
+               f"processes that exited with an error + trials left failed or running, summed over the repeats.\n")
+    strategies = w.get("strategies", ["random"])
+    for strategy in strategies:
+        if len(strategies) > 1:
+            out.append(f"### {WORKERS_STRATEGY_TITLES.get(strategy, strategy)}\n")
+        out.append(f"| storage | workers | nasforge trials/s | Optuna trials/s | nasforge / Optuna | errors (nasforge "
+                   f"/ Optuna) | exactly {total} finished, no duplicate numbers? nasforge | same, Optuna |")
+        out.append("|---|---:|---:|---:|---:|:---:|:---:|:---:|")
+        span_rows = []
+        not_measured = {}
+        messages = []
+        for storage in w["storages"]:
+            for n in w["counts"]:
+                docs = {impl: groups.get((impl, strategy, storage, n), []) for impl in ("nasforge", "optuna")}
+                rates, spans = {}, {}
+                for impl, ds in docs.items():
+                    rates[impl] = workers_cell(ds, "trials_per_s")
+                    spans[impl] = workers_cell(ds, "trials_per_s_span")
+                    for d in ds:
+                        if "error" in d:
+                            not_measured.setdefault((impl, storage, d["error"]), []).append(n)
+                        for m in d.get("messages", []):
+                            messages.append((impl, storage, n, d["repeat"], m["message"], m["count"]))
+
+                def ratio(values):
+                    a, b = values["nasforge"], values["optuna"]
+                    return f"{a / b:.1f}x" if a is not None and b else "n/a"
+
+                errs = []
+                for impl in ("nasforge", "optuna"):
+                    measured = [d for d in docs[impl] if "error" not in d]
+                    e = sum(worker_errors(d) for d in measured)
+                    errs.append("n/a" if not measured else (f"**{e}**" if e else "0"))
+                st = WORKERS_STORAGE_TITLES.get(storage, storage)
+                out.append(f"| {st} | {n} | {workers_rate(docs['nasforge'], 'trials_per_s')} | "
+                           f"{workers_rate(docs['optuna'], 'trials_per_s')} | {ratio(rates)} | "
+                           f"{' / '.join(errs)} | {total_check(docs['nasforge'], total)} | "
+                           f"{total_check(docs['optuna'], total)} |")
+                imports = [d["import_s_max"] for d in docs["optuna"] if "import_s_max" in d]
+                span_rows.append(f"| {st} | {n} | {workers_rate(docs['nasforge'], 'trials_per_s_span')} | "
+                                 f"{workers_rate(docs['optuna'], 'trials_per_s_span')} | "
+                                 f"{ratio(spans)} | "
+                                 f"{fmt(statistics.median(imports), 2) if imports else 'n/a'} |")
+        out.append("")
+        for (impl, storage, why), ns in sorted(not_measured.items()):
+            out.append(f"- **{'nasforge' if impl == 'nasforge' else 'Optuna'} on "
+                       f"{WORKERS_STORAGE_TITLES.get(storage, storage)} not measured** "
+                       f"({', '.join(str(n) for n in sorted(set(ns)))} worker(s)): {why}")
+        if not_measured:
+            out.append("")
+        if messages:
+            out.append("Error and warning lines the workers printed (distinct lines, with how many times):\n")
+            for impl, storage, n, rep, m, c in messages:
+                out.append(f"- {impl}, {WORKERS_STORAGE_TITLES.get(storage, storage)}, {n} worker(s), repeat {rep}: "
+                           f"`{m}` x{c}")
+            out.append("")
+        out.append("The same runs without process start-up: trials/s over the span from the first stored trial's "
+                   "start to the last trial's end (each tool's own timestamps), and how long the slowest Optuna "
+                   "worker spent in `import optuna` (median over repeats; nasforge's start-up is a few ms):\n")
+        out.append("| storage | workers | nasforge trials/s | Optuna trials/s | nasforge / Optuna | Optuna import s |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        out.extend(span_rows)
+        out.append("")
+        workers_summary(meta, groups, strategy, out, first=strategy == strategies[0])
+
+
+def workers_summary(meta, groups, strategy, out, first):
+    """A paragraph computed from the numbers: scaling with workers, the ratio range, errors and exact totals."""
+    w = meta["workers"]
+    cores = meta["cores"]
+    text = ["What it shows:"]
+    if first:
+        text.append(f"this machine has {cores} cores, so at most {cores} workers compute at once; the rows with more "
+                    f"workers than cores measure how each tool copes with contention (processes queueing for the CPU "
+                    f"and for the storage's locks), not parallel speed-up. The machine was shared with other work "
+                    f"(load average {meta['loadavg']} at the start of the run, {meta.get('loadavg_end', '?')} at its "
+                    f"end), so single runs of well under a second vary a lot between repeats; read the medians and "
+                    f"ranges as orders of magnitude.")
+    ratios = []
+    for storage in w["storages"]:
+        parts = []
+        for impl, name in (("nasforge", "nasforge"), ("optuna", "Optuna")):
+            r = {n: workers_cell(groups.get((impl, strategy, storage, n), []), "trials_per_s") for n in w["counts"]}
+            r = {n: v for n, v in r.items() if v is not None}
+            if not r:
+                continue
+            lo, hi = min(r), max(r)
+            best = max(r, key=r.get)
+            parts.append(f"{name} goes from {fmt(r[lo])} trials/s with {lo} worker{'s' if lo > 1 else ''} to "
+                         f"{fmt(r[hi])} with {hi} ({r[hi] / r[lo]:.2f}x; best {fmt(r[best])} with {best})")
+        for n in w["counts"]:
+            a = workers_cell(groups.get(("nasforge", strategy, storage, n), []), "trials_per_s")
+            b = workers_cell(groups.get(("optuna", strategy, storage, n), []), "trials_per_s")
+            if a is not None and b:
+                ratios.append(a / b)
+        if parts:
+            text.append(f"On {WORKERS_STORAGE_TITLES.get(storage, storage)}, " + "; ".join(parts) + ".")
+    if ratios:
+        text.append(f"nasforge / Optuna ranges from {min(ratios):.{0 if min(ratios) >= 10 else 1}f}x to "
+                    f"{max(ratios):.0f}x over the configurations measured.")
+    docs = [d for (impl, s, _, _), ds in groups.items() if s == strategy for d in ds if "error" not in d]
+    for impl, name in (("nasforge", "nasforge"), ("optuna", "Optuna")):
+        mine = [d for d in docs if d["impl"] == impl]
+        if not mine:
+            continue
+        errors = sum(worker_errors(d) for d in mine)
+        exact = sum(1 for d in mine if d["exact_total"])
+        over = [d["complete"] - d["trials"] for d in mine if d["complete"] > d["trials"]]
+        sentence = (f"{name}: {errors} error{'' if errors == 1 else 's'} over {len(mine)} runs; exactly {w['trials']} finished trials without "
+                    f"duplicate numbers in {exact} of {len(mine)} runs")
+        if over:
+            sentence += f" (overshot by up to {max(over)} trial{'s' if max(over) > 1 else ''} in {len(over)})"
+        text.append(sentence + ".")
+    out.append(" ".join(text) + "\n")
+
+
 # Section 4 is not measured by run.sh: it points to the compression results in docs/compression.md.
 COMPRESSION_SECTION = """\
 ## 4. Compression (quantization, pruning, clustering)
@@ -728,7 +935,7 @@ with `nasforge trials --storage sqlite:///compress_fashion_mnist.db --study comp
 
 
 SECTION_TITLES = {"overhead": "1. overhead", "quality": "2. search quality", "train": "3. training throughput",
-                  "strategies": "5. search strategies"}
+                  "strategies": "5. search strategies", "workers": "6. concurrent workers"}
 
 
 def section_sources(results, meta):
@@ -803,7 +1010,8 @@ def main():
                f"`bench/optuna_bench.py` (`study.ask(distributions)` / `study.tell`), same protocol, "
                f"run one after the other (never concurrently). Optuna logging is silenced. Training: "
                f"`bench/train_bench.cc` and `bench/train_bench.py` (section 3). Strategies: `nasforge_bench trace` and "
-               f"`optuna_bench.py trace` (section 5).")
+               f"`optuna_bench.py trace` (section 5). Concurrent workers: `bench/workers_bench.py` drives the "
+               f"`nasforge` CLI and Optuna worker processes (section 6).")
     out.append("- nasforge's `tpe` is multivariate (one joint estimator per group of co-occurring parameters) when "
                "every parameter is categorical and independent otherwise (see docs/strategies.md); Optuna 3.1's "
                "`TPESampler` defaults to independent (univariate) TPE. The tables compare the two defaults and also "
@@ -859,6 +1067,13 @@ def main():
         strategies_section(m, results_s, out, output)
     else:
         out.append("_No run has strategy-comparison results; run `bench/run.sh --only strategies`._\n")
+
+    out.append("## 6. Concurrent workers on SQLite and PostgreSQL\n")
+    if sources["workers"]:
+        results_w, m = sources["workers"]
+        workers_section(m, results_w, out)
+    else:
+        out.append("_No run has concurrent-workers results; run `bench/run.sh --only workers`._\n")
 
     out.append("## Targets\n")
     if sources["overhead"]:

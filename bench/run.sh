@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Side-by-side benchmarks of nasforge against Optuna 3.1 (sampler overhead, search quality), against Python
-# PyTorch 1.13 (training throughput), and of nasforge's search strategies against each other and Optuna on tabular
-# NAS/HPO benchmarks; rewrites docs/benchmarks.md from one run.
+# Side-by-side benchmarks of nasforge against Optuna 3.1 (sampler overhead, search quality, concurrent workers on
+# SQLite and PostgreSQL), against Python PyTorch 1.13 (training throughput), and of nasforge's search strategies
+# against each other and Optuna on tabular NAS/HPO benchmarks; rewrites docs/benchmarks.md from one run.
 #
-#   bench/run.sh                full run (~40 minutes on 2 cores), writes docs/benchmarks.md
-#   bench/run.sh --quick        smoke test (~8 minutes), writes build-bench/benchmarks-quick.md
-#   bench/run.sh --only train   runs only the listed sections (overhead, quality, train, strategies; comma-separated)
-#                               and takes the others from the latest earlier run of the same mode in the build folder
+#   bench/run.sh                full run (~60 minutes on 2 cores), writes docs/benchmarks.md
+#   bench/run.sh --quick        smoke test (~12 minutes), writes build-bench/benchmarks-quick.md
+#   bench/run.sh --only train   runs only the listed sections (overhead, quality, train, strategies, workers;
+#                               comma-separated) and takes the others from the latest earlier run of the same mode
+#                               in the build folder
 #   options: --doc PATH (where the report goes), --build-dir DIR (default build-bench),
 #            --train-threads LIST (torch threads of the training runs, comma-separated; default 1: on a machine shared
 #            with other work a multi-threaded OpenMP team waits at every barrier for a descheduled thread, which
@@ -22,7 +23,7 @@ PY=/usr/bin/python3  # Debian's python3-optuna and python3-torch live here; the 
 QUICK=0
 DOC=""
 BUILD="$ROOT/build-bench"
-ONLY="overhead,quality,train,strategies"
+ONLY="overhead,quality,train,strategies,workers"
 TRAIN_THREADS=1
 ARGS=("$@")
 while [[ $# -gt 0 ]]; do
@@ -32,18 +33,18 @@ while [[ $# -gt 0 ]]; do
     --build-dir) BUILD="$(realpath -m "$2")"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --train-threads) TRAIN_THREADS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "run.sh: unknown option '$1' (allowed: --quick, --only LIST, --doc PATH, --build-dir DIR," \
          "--train-threads LIST)" >&2; exit 2 ;;
   esac
 done
-SECTIONS=(overhead quality train strategies)
+SECTIONS=(overhead quality train strategies workers)
 declare -A RUN_SECTION=()
 IFS=, read -ra only_list <<<"$ONLY"
 for section in "${only_list[@]}"; do
   case "$section" in
-    overhead|quality|train|strategies) RUN_SECTION[$section]=1 ;;
-    *) echo "run.sh: --only: unknown section '$section' (allowed: overhead, quality, train, strategies)" >&2
+    overhead|quality|train|strategies|workers) RUN_SECTION[$section]=1 ;;
+    *) echo "run.sh: --only: unknown section '$section' (allowed: overhead, quality, train, strategies, workers)" >&2
        exit 2 ;;
   esac
 done
@@ -63,12 +64,14 @@ if [[ $QUICK == 1 ]]; then
   # Training: network=epochs:training samples; warm-up batches; interleaved repeats.
   TRAIN_NETWORKS=("small=1:512" "medium=1:256"); TRAIN_WARMUP=1; TRAIN_REPEATS=1
   STRATEGY_SEEDS=3; COST_TRIALS=100; COST_SEEDS=0
+  WORKERS_TRIALS=100; WORKERS_REPEATS=1
   DOC="${DOC:-$BUILD/benchmarks-quick.md}"
 else
   OVERHEAD_TRIALS=1000; REPEATS_MEMORY=3; REPEATS_SQLITE=1
   SEEDS=0,1,2,3,4,5,6,7,8,9; QUALITY_TRIALS=200
   TRAIN_NETWORKS=("small=1:2048" "medium=1:640"); TRAIN_WARMUP=1; TRAIN_REPEATS=5
   STRATEGY_SEEDS=30; COST_TRIALS=300; COST_SEEDS=0
+  WORKERS_TRIALS=400; WORKERS_REPEATS=3
   DOC="${DOC:-$ROOT/docs/benchmarks.md}"
 fi
 TRAIN_BATCH=128
@@ -108,8 +111,21 @@ STRATEGY_PROBLEMS=(
 # Per-trial cost as a study grows: (impl:label) on hartmann6, COST_TRIALS trials.
 COST_RUNS=("nasforge:gp" "nasforge:tpe" "optuna:tpe")
 
+# Workers section: WORKERS_TRIALS branin trials (no sleep) split among N worker processes started at once against
+# one fresh storage, for each N, storage, sampler and tool (bench/workers_bench.py); WORKERS_REPEATS interleaved
+# repeats. Random sampling is the headline (the sampler costs next to nothing); TPE shows the same with each tool's
+# default model-based sampler. PostgreSQL runs on a throw-away server (scripts/pg-test-server.sh) in the build
+# folder, a fresh database per configuration.
+WORKERS_COUNTS=(1 2 4 8)
+WORKERS_STORAGES=(sqlite postgresql)
+WORKERS_STRATEGIES=(random tpe)
+
 if ! "$PY" -c 'import optuna' 2>/dev/null; then
   echo "run.sh: $PY cannot import optuna (install Debian's python3-optuna)" >&2
+  exit 1
+fi
+if runs workers && ! "$PY" -c 'import psycopg2' 2>/dev/null; then
+  echo "run.sh: $PY cannot import psycopg2 (install Debian's python3-psycopg2; Optuna needs it for PostgreSQL)" >&2
   exit 1
 fi
 if runs train && ! "$PY" -c 'import torch' 2>/dev/null; then
@@ -125,6 +141,7 @@ if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
 fi
 TARGETS=()
 if runs overhead || runs quality || runs strategies; then TARGETS+=(nasforge_bench); fi
+if runs workers; then TARGETS+=(nasforge); fi
 if runs train; then
   if grep -q '^NASFORGE_WITH_TORCH:BOOL=OFF' "$BUILD/CMakeCache.txt"; then
     echo "run.sh: $BUILD is configured with NASFORGE_WITH_TORCH=OFF; the train section needs libtorch" >&2
@@ -156,7 +173,12 @@ RUN_ID="$(date -u +%Y%m%dT%H%M%SZ)"
 RESULTS="$BUILD/bench-results/$RUN_ID"
 mkdir -p "$RESULTS"
 TMP="$(mktemp -d /tmp/nasforge-bench.XXXXXX)"
-trap 'rm -rf "$TMP"' EXIT
+PG_STATE="$BUILD/pg-workers"
+cleanup() {
+  rm -rf "$TMP"
+  if [[ -f $PG_STATE/datadir ]]; then bash "$ROOT/scripts/pg-test-server.sh" stop "$PG_STATE" || true; fi
+}
+trap cleanup EXIT
 
 # Sections not run now come from the latest earlier run of the same mode that has them (run id per section).
 SECTION_RUNS=""
@@ -211,6 +233,9 @@ export B_RUN_STRATEGIES="$(runs strategies && echo 1 || echo 0)" B_STRATEGY_TRIA
 export B_STRATEGY_SEEDS="$STRATEGY_SEEDS" B_STRATEGY_NASFORGE="${STRATEGY_NASFORGE[*]}"
 export B_STRATEGY_OPTUNA="${STRATEGY_OPTUNA[*]}" B_STRATEGY_PROBLEMS="${STRATEGY_PROBLEMS[*]}"
 export B_COST_TRIALS="$COST_TRIALS" B_COST_SEEDS="$COST_SEEDS" B_COST_RUNS="${COST_RUNS[*]}" B_RL_STATUS="$RL_STATUS"
+export B_RUN_WORKERS="$(runs workers && echo 1 || echo 0)" B_WORKERS_TRIALS="$WORKERS_TRIALS"
+export B_WORKERS_REPEATS="$WORKERS_REPEATS" B_WORKERS_COUNTS="${WORKERS_COUNTS[*]}"
+export B_WORKERS_STORAGES="${WORKERS_STORAGES[*]}" B_WORKERS_STRATEGIES="${WORKERS_STRATEGIES[*]}"
 export B_ROOT="$ROOT"
 "$PY" - "$RESULTS/meta.json" <<'EOF'
 import json, os, sys, platform, sqlite3
@@ -256,6 +281,12 @@ if e["B_RUN_STRATEGIES"] == "1":
         "problems": problems, "cost_trials": int(e["B_COST_TRIALS"]),
         "cost_seeds": [int(s) for s in e["B_COST_SEEDS"].split(",")],
         "cost_runs": [r.split(":") for r in e["B_COST_RUNS"].split()], "rl_status": e["B_RL_STATUS"]}
+if e["B_RUN_WORKERS"] == "1":
+    import psycopg2
+    meta["workers"] = {
+        "trials": int(e["B_WORKERS_TRIALS"]), "repeats": int(e["B_WORKERS_REPEATS"]),
+        "counts": [int(n) for n in e["B_WORKERS_COUNTS"].split()], "storages": e["B_WORKERS_STORAGES"].split(),
+        "strategies": e["B_WORKERS_STRATEGIES"].split(), "psycopg2": psycopg2.__version__.split()[0]}
 with open(sys.argv[1], "w") as f:
     json.dump(meta, f, indent=1)
 EOF
@@ -399,6 +430,53 @@ if runs strategies; then
     fi
   done
   echo "{\"seconds\": $(( $(date +%s) - strategies_start ))}" >"$RESULTS/strategies/section_time.json"
+fi
+
+# ---------------------------------------------------------------------------------------- 6. concurrent workers
+# N worker processes started at once against one fresh storage (SQLite file, or a fresh PostgreSQL database), a
+# fixed total of trials; nasforge (`nasforge create` + N x `nasforge worker`) and Optuna (create_study + N x
+# study.optimize) alternate per configuration. A tool that cannot use a storage leaves {"error": ...}.
+if runs workers; then
+  mkdir -p "$RESULTS/workers"
+  PG_SERVER=""
+  if [[ " ${WORKERS_STORAGES[*]} " == *" postgresql "* ]]; then
+    log "workers: starting a throw-away PostgreSQL server in $PG_STATE"
+    if bash "$ROOT/scripts/pg-test-server.sh" start "$PG_STATE" >"$TMP/pg.log" 2>&1; then
+      PG_SERVER="$(cat "$PG_STATE/url")"
+      psql "$PG_SERVER" -Atc 'SHOW server_version' >"$RESULTS/workers/postgres_version" 2>/dev/null || true
+    else
+      tail -3 "$TMP/pg.log" | tr '\n' ' ' >"$RESULTS/workers/postgres_error"
+      log "workers: no PostgreSQL server: $(cat "$RESULTS/workers/postgres_error")"
+    fi
+  fi
+  for rep in $(seq 1 "$WORKERS_REPEATS"); do
+    for storage in "${WORKERS_STORAGES[@]}"; do
+      for strategy in "${WORKERS_STRATEGIES[@]}"; do
+        for n in "${WORKERS_COUNTS[@]}"; do
+          for impl in nasforge optuna; do
+            out="$RESULTS/workers/${impl}_${strategy}_${storage}_w${n}_r$rep.json"
+            log "workers $impl $strategy $storage: $n worker(s), $WORKERS_TRIALS trials (repeat $rep/$WORKERS_REPEATS)"
+            if [[ $storage == postgresql && -z $PG_SERVER ]]; then
+              "$PY" -c 'import json, sys; print(json.dumps({"impl": sys.argv[1], "kind": "workers", "storage":
+"postgresql", "workers": int(sys.argv[2]), "trials": int(sys.argv[3]), "strategy": sys.argv[4],
+"repeat": int(sys.argv[5]), "error": "no PostgreSQL server: " + sys.argv[6]}))' "$impl" "$n" "$WORKERS_TRIALS" \
+                "$strategy" "$rep" "$(cat "$RESULTS/workers/postgres_error")" >"$out"
+              continue
+            fi
+            nasforge_arg=()
+            [[ $impl == nasforge ]] && nasforge_arg=(--nasforge "$BUILD/nasforge")
+            "$PY" "$ROOT/bench/workers_bench.py" "$impl" "${nasforge_arg[@]}" --storage "$storage" \
+              --server "$PG_SERVER" --workers "$n" --trials "$WORKERS_TRIALS" --strategy "$strategy" \
+              --repeat "$rep" --dir "$TMP" >"$out"
+            "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1]))
+print("  not measured: " + d["error"] if "error" in d else "  %.1f trials/s, %d finished, %d failed worker(s)" %
+      (d["trials_per_s"], d["complete"], d["failed_workers"]))' "$out" >&2
+          done
+        done
+      done
+    done
+  done
+  bash "$ROOT/scripts/pg-test-server.sh" stop "$PG_STATE" || true
 fi
 
 "$PY" - "$RESULTS/meta.json" <<'EOF'

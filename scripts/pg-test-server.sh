@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A throw-away PostgreSQL server on loopback for tests and benchmarks (Debian's postgresql package).
 #   scripts/pg-test-server.sh start STATE_DIR    initdb in a temp dir, start on a free port, write STATE_DIR/url
-#   scripts/pg-test-server.sh restart STATE_DIR  fast restart on the same port (clients see their connections drop)
+#   scripts/pg-test-server.sh restart STATE_DIR [DOWN_S]  fast restart on the same port (clients see their
+#                                                connections drop), staying down DOWN_S seconds (default 0)
 #   scripts/pg-test-server.sh stop STATE_DIR     stop it and delete its data
 # The server trusts local connections of user "nasforge"; its URL is postgresql://nasforge@127.0.0.1:PORT/postgres.
 # initdb refuses to run as root, so under root the server runs as the "postgres" user the package creates.
@@ -60,8 +61,10 @@ case "$cmd" in
   restart)
     port=$(cat "$state/port")
     data=$(dirname "$(cat "$state/datadir")")
-    pg_ctl_in -w -t 60 -m fast -l "$data/server.log" \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $data -c max_connections=300 -c fsync=off" restart >/dev/null
+    pg_ctl_in -w -t 60 -m fast stop >/dev/null
+    sleep "${3:-0}"
+    pg_ctl_in -w -t 60 -l "$data/server.log" \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $data -c max_connections=300 -c fsync=off" start >/dev/null
     ;;
   stop)
     [ -f "$state/datadir" ] || exit 0

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -347,6 +348,11 @@ struct PostgresStorage::Impl {
                    msg.find("invalid URI") != std::string::npos ||
                    msg.find("invalid connection option") != std::string::npos;
       disconnect();
+      if (msg.find("invalid URI query parameter") != std::string::npos) {
+        msg +=
+            "; nasforge's own URL options are reconnect_wait_s, connect_wait_s and artifacts, the rest must be "
+            "libpq connection parameters (sslmode, connect_timeout, application_name, ...)";
+      }
       if (fatal) throw StorageError("cannot connect to " + where() + ": " + msg);
       throw Lost{msg};
     }
@@ -424,8 +430,9 @@ struct PostgresStorage::Impl {
         connect_once();
         if (outage) {
           // Operators watching a worker's log should see that it rode out the outage, and for how long.
-          std::cerr << "nasforge: reconnected to " << where() << " after "
-                    << format_double(std::chrono::duration<double>(Steady::now() - *outage).count()) << " s\n";
+          char took[32];
+          std::snprintf(took, sizeof took, "%.2f", std::chrono::duration<double>(Steady::now() - *outage).count());
+          std::cerr << "nasforge: reconnected to " << where() << " after " << took << " s\n";
           outage.reset();
         }
       } catch (const Lost& e) {
@@ -984,10 +991,13 @@ std::vector<int> PostgresStorage::reap_stale_trials(std::int64_t study_id, doubl
     impl_->transaction(false, true, "reaping stale trials", [&] { impl_->require_study(study_id); });
     return reaped;
   }
+  // Nobody can beat while the server is down, so for one grace period after it (re)starts no heartbeat counts as
+  // stale: live workers reconnect and beat again, and only the dead ones' trials are failed.
   const std::string stale_sql =
       "SELECT t.trial_id, t.number, EXTRACT(EPOCH FROM clock_timestamp() - h.heartbeat) FROM trials t "
       "JOIN trial_heartbeats h ON h.trial_id = t.trial_id WHERE t.study_id = $1 AND t.state = 'RUNNING' "
-      "AND h.heartbeat < clock_timestamp() - make_interval(secs => $2) ORDER BY t.number";
+      "AND h.heartbeat < clock_timestamp() - make_interval(secs => $2) "
+      "AND pg_postmaster_start_time() < clock_timestamp() - make_interval(secs => $2) ORDER BY t.number";
   // Every ask() reaps; a read-only look first keeps the common case (nothing stale) off the study lock.
   bool any = false;
   impl_->transaction(false, true, "looking for stale trials", [&] {

@@ -116,7 +116,8 @@ class PostgresStorage : public Storage {
                     const std::map<std::string, Json>& system_attrs = {}) override;
   /// See Storage.
   std::optional<int> fail_trial(std::int64_t trial_id, const std::string& reason, int max_retry) override;
-  /// See Storage; staleness is measured on the database's clock.
+  /// See Storage; staleness is measured on the database's clock, and within one grace period of the server's
+  /// (re)start nothing is stale (nobody could beat while it was down).
   std::vector<int> reap_stale_trials(std::int64_t study_id, double grace_s, int max_retry) override;
   /// See Storage; stamps the database's clock. A no-op when the trial is no longer RUNNING.
   void record_heartbeat(std::int64_t trial_id) override;

@@ -5,8 +5,9 @@
 #          never more than one connection per worker.
 # kill:    the same while 3 random workers are killed with SIGKILL mid-run and 3 new ones start: the killed workers'
 #          trials become FAIL (no heartbeat) and are retried; still exactly 1000 finished, all COMPLETE.
-# restart: the same while the database server restarts mid-run: every worker rides it out and exits 0; exactly 1000
-#          finished, all COMPLETE.
+# restart: the same while the database server goes down mid-run for longer than the heartbeat grace period: every
+#          worker rides it out and exits 0; exactly 1000 finished, all COMPLETE, and no trial failed (no live
+#          worker's trial is reaped for the beats the outage cost it).
 set -euo pipefail
 
 NASFORGE=$(realpath "${1:?usage: postgres_load_test.sh NASFORGE_BINARY plain|kill|restart}")
@@ -108,8 +109,8 @@ case "$MODE" in
   restart)
     wait_finished 300
     before=$(finished)
-    bash "$ROOT/scripts/pg-test-server.sh" restart "$state"
-    echo "restarted the database server after $before finished trials"
+    bash "$ROOT/scripts/pg-test-server.sh" restart "$state" 4
+    echo "restarted the database server, down for 4 s (grace 3 s), after $before finished trials"
     ;;
   *) fail "unknown mode '$MODE' (plain, kill or restart)" ;;
 esac
@@ -165,5 +166,6 @@ if [ "$MODE" = restart ]; then
   rode=$(grep -l "reconnected to" "$work"/worker-*.log | wc -l)
   echo "workers that reconnected: $rode of $WORKERS"
   [ "$rode" -ge 1 ] || fail "no worker reports reconnecting"
+  [ "$fails" = 0 ] || fail "$fails trials of live workers were failed after the outage"
 fi
 echo "PASS ($MODE)"

@@ -449,7 +449,8 @@ struct PostgresStorage::Impl {
   // conflict or a lost connection), so it must assign, not accumulate, its results. A non-idempotent write records
   // a token in the same transaction: when the connection drops during COMMIT, the token tells whether it landed,
   // and if it did, the results the body assigned are the committed ones.
-  void transaction(bool write, bool idempotent, const std::string& what, const std::function<void()>& body) {
+  void transaction(bool write, bool idempotent, const std::string& what, const std::function<void()>& body,
+                   bool one_statement = false) {
     doing = what;
     const auto deadline = deadline_after(options.reconnect_wait_s);
     const bool use_token = write && !idempotent && schema >= kOpsSchemaVersion;
@@ -462,6 +463,10 @@ struct PostgresStorage::Impl {
           commit_sent = false;
           Result r = q("SELECT 1 FROM committed_ops WHERE token = $1", {p(token)});
           if (r.rows() == 1) return;
+        }
+        if (one_statement) {
+          body();  // a single statement is atomic and sees one snapshot by itself; BEGIN/COMMIT would cost 2 trips
+          return;
         }
         exec(write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what);
         body();
@@ -492,12 +497,21 @@ struct PostgresStorage::Impl {
       } catch (const Conflict&) {
         rollback();
         commit_sent = false;
+        if (Steady::now() >= deadline) {
+          throw StorageError("gave up " + what + " in " + where() + " after " +
+                             format_double(options.reconnect_wait_s) + " s of serialization conflicts or deadlocks");
+        }
         sleep_backoff(std::min(attempt, 3));
       } catch (...) {
         rollback();
         throw;
       }
     }
+  }
+
+  // A read that is one statement.
+  void read_statement(const std::string& what, const std::function<void()>& body) {
+    transaction(false, true, what, body, /*one_statement=*/true);
   }
 
   void open() {
@@ -726,42 +740,44 @@ struct PostgresStorage::Impl {
       }
     }
     if (out.empty()) return out;
+    // Every child row in one round trip; numbers travel as text, which PostgreSQL prints exactly (shortest form that
+    // reads back to the same double, "NaN" and "Infinity" included).
     const std::string join_where = " c JOIN trials t ON t.trial_id = c.trial_id WHERE " + cond;
-    {
-      Result r = q("SELECT c.trial_id, c.param_name, c.param_value, c.distribution_json FROM trial_params" + join_where,
-                   params);
-      for (int i = 0; i < r.rows(); ++i) {
-        FrozenTrial& t = out[index.at(r.i64(i, 0))];
-        std::string name = r.text(i, 1);
-        const Distribution& d = distribution(r.text(i, 3));
-        t.params[name] = d.to_external(r.f64(i, 2));
-        t.distributions.insert_or_assign(name, d);
-      }
-    }
-    {
-      Result r = q("SELECT c.trial_id, c.objective, c.value FROM trial_values" + join_where +
-                       " ORDER BY c.trial_id, c.objective",
-                   params);
-      for (int i = 0; i < r.rows(); ++i) {
-        FrozenTrial& t = out[index.at(r.i64(i, 0))];
-        auto objective = static_cast<std::size_t>(r.i64(i, 1));
-        if (t.values.size() <= objective) t.values.resize(objective + 1, std::nan(""));
-        t.values[objective] = r.f64(i, 2);
-      }
-    }
-    {
-      Result r =
-          q("SELECT c.trial_id, c.step, c.intermediate_value FROM trial_intermediate_values" + join_where, params);
-      for (int i = 0; i < r.rows(); ++i) {
-        out[index.at(r.i64(i, 0))].intermediate_values[static_cast<int>(r.i64(i, 1))] = r.f64(i, 2);
-      }
-    }
-    for (auto [table, user] :
-         {std::make_pair("trial_user_attributes", true), std::make_pair("trial_system_attributes", false)}) {
-      Result r = q(std::string("SELECT c.trial_id, c.key, c.value_json FROM ") + table + join_where, params);
-      for (int i = 0; i < r.rows(); ++i) {
-        FrozenTrial& t = out[index.at(r.i64(i, 0))];
-        (user ? t.user_attrs : t.system_attrs)[r.text(i, 1)] = parse_json(r.text(i, 2));
+    Result r = q(
+        "SELECT 'p', c.trial_id, c.param_name, c.param_value::text, c.distribution_json FROM trial_params" +
+            join_where + " UNION ALL SELECT 'v', c.trial_id, c.objective::text, c.value::text, NULL FROM trial_values" +
+            join_where +
+            " UNION ALL SELECT 'i', c.trial_id, c.step::text, c.intermediate_value::text, NULL "
+            "FROM trial_intermediate_values" +
+            join_where + " UNION ALL SELECT 'u', c.trial_id, c.key, NULL, c.value_json FROM trial_user_attributes" +
+            join_where + " UNION ALL SELECT 's', c.trial_id, c.key, NULL, c.value_json FROM trial_system_attributes" +
+            join_where,
+        params);
+    for (int i = 0; i < r.rows(); ++i) {
+      FrozenTrial& t = out[index.at(r.i64(i, 1))];
+      switch (r.text(i, 0)[0]) {
+        case 'p': {
+          const Distribution& d = distribution(r.text(i, 4));
+          std::string name = r.text(i, 2);
+          t.params[name] = d.to_external(r.f64(i, 3));
+          t.distributions.insert_or_assign(name, d);
+          break;
+        }
+        case 'v': {
+          auto objective = static_cast<std::size_t>(r.i64(i, 2));
+          if (t.values.size() <= objective) t.values.resize(objective + 1, std::nan(""));
+          t.values[objective] = r.f64(i, 3);
+          break;
+        }
+        case 'i':
+          t.intermediate_values[static_cast<int>(r.i64(i, 2))] = r.f64(i, 3);
+          break;
+        case 'u':
+          t.user_attrs[r.text(i, 2)] = parse_json(r.text(i, 4));
+          break;
+        default:
+          t.system_attrs[r.text(i, 2)] = parse_json(r.text(i, 4));
+          break;
       }
     }
     return out;
@@ -993,16 +1009,19 @@ std::vector<int> PostgresStorage::reap_stale_trials(std::int64_t study_id, doubl
   }
   // Nobody can beat while the server is down, so for one grace period after it (re)starts no heartbeat counts as
   // stale: live workers reconnect and beat again, and only the dead ones' trials are failed.
-  const std::string stale_sql =
-      "SELECT t.trial_id, t.number, EXTRACT(EPOCH FROM clock_timestamp() - h.heartbeat) FROM trials t "
-      "JOIN trial_heartbeats h ON h.trial_id = t.trial_id WHERE t.study_id = $1 AND t.state = 'RUNNING' "
-      "AND h.heartbeat < clock_timestamp() - make_interval(secs => $2) "
-      "AND pg_postmaster_start_time() < clock_timestamp() - make_interval(secs => $2) ORDER BY t.number";
-  // Every ask() reaps; a read-only look first keeps the common case (nothing stale) off the study lock.
+  const std::string stale_from =
+      " FROM trials t JOIN trial_heartbeats h ON h.trial_id = t.trial_id WHERE t.study_id = $1 AND "
+      "t.state = 'RUNNING' AND h.heartbeat < clock_timestamp() - make_interval(secs => $2) AND "
+      "pg_postmaster_start_time() < clock_timestamp() - make_interval(secs => $2)";
+  const std::string stale_sql = "SELECT t.trial_id, t.number, EXTRACT(EPOCH FROM clock_timestamp() - h.heartbeat)" +
+                                stale_from + " ORDER BY t.number";
+  // Every ask() reaps; one read-only statement first keeps the common case (nothing stale) off the study lock.
   bool any = false;
-  impl_->transaction(false, true, "looking for stale trials", [&] {
-    impl_->require_study(study_id);
-    any = impl_->q(stale_sql, {p(study_id), p(grace_s)}).rows() > 0;
+  impl_->read_statement("looking for stale trials", [&] {
+    Result r = impl_->q("SELECT EXISTS (SELECT 1" + stale_from + ") FROM studies WHERE study_id = $1",
+                        {p(study_id), p(grace_s)});
+    if (r.rows() == 0) impl_->no_study(study_id);
+    any = r.text(0, 0) == "t";
   });
   if (!any) return reaped;
   impl_->transaction(true, false, "reaping stale trials", [&] {
@@ -1100,15 +1119,21 @@ TrialChanges PostgresStorage::get_trials_since(std::int64_t study_id, std::int64
 TrialCounts PostgresStorage::count_trials(std::int64_t study_id) {
   std::lock_guard<std::mutex> lock(mu_);
   TrialCounts c;
-  impl_->transaction(false, true, "counting trials", [&] {
+  impl_->read_statement("counting trials", [&] {
     c = TrialCounts{};
-    impl_->require_study(study_id);
-    Result r = impl_->q("SELECT state, COUNT(*) FROM trials WHERE study_id = $1 GROUP BY state", {p(study_id)});
+    // One row per state (a NULL state for a study without trials); none when the study does not exist.
+    Result r = impl_->q(
+        "SELECT t.state, COUNT(t.trial_id), COUNT(a.trial_id) FROM studies s "
+        "LEFT JOIN trials t ON t.study_id = s.study_id "
+        "LEFT JOIN trial_system_attributes a ON a.trial_id = t.trial_id AND a.key = $2 AND t.state = 'FAIL' "
+        "WHERE s.study_id = $1 GROUP BY t.state",
+        {p(study_id), p(attr::kRetriedBy)});
+    if (r.rows() == 0) impl_->no_study(study_id);
     for (int i = 0; i < r.rows(); ++i) {
-      int n = static_cast<int>(r.i64(i, 1));
-      c.add(parse_state(r.text(i, 0)), n);
+      if (r.null(i, 0)) continue;
+      c.add(parse_state(r.text(i, 0)), static_cast<int>(r.i64(i, 1)));
+      c.retried += static_cast<int>(r.i64(i, 2));
     }
-    c.retried = impl_->retried_count(study_id);
   });
   return c;
 }

@@ -735,15 +735,20 @@ def worker_errors(d):
     return d.get("failed_workers", 0) + states.get("FAIL", 0) + states.get("RUNNING", 0)
 
 
+def measured_values(docs, key):
+    """`key` of each repeat that was measured and has it."""
+    return [d[key] for d in docs if "error" not in d and d.get(key) is not None]
+
+
 def workers_cell(docs, key):
     """Median over the measured repeats of docs' `key`, or None."""
-    xs = [d[key] for d in docs if "error" not in d and d.get(key) is not None]
+    xs = measured_values(docs, key)
     return statistics.median(xs) if xs else None
 
 
 def workers_rate(docs, key):
     """Median of `key` over the measured repeats, with the range when there are several."""
-    xs = [d[key] for d in docs if "error" not in d and d.get(key) is not None]
+    xs = measured_values(docs, key)
     if not xs:
         return "not measured"
     if len(xs) == 1:

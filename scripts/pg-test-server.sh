@@ -26,6 +26,14 @@ pg_ctl_in() {  # pg_ctl on the recorded data dir
   as_server "$bindir/pg_ctl" -D "$(cat "$state/datadir")" "$@"
 }
 
+start_on() {  # start_on PORT: start the server of the recorded data dir on that loopback port
+  local data
+  data=$(dirname "$(cat "$state/datadir")")
+  # fsync off: test data need not survive a power cut, and it keeps the tests fast on slow disks.
+  pg_ctl_in -w -t 60 -l "$data/server.log" \
+    -o "-c listen_addresses=127.0.0.1 -p $1 -k $data -c max_connections=300 -c fsync=off" start >/dev/null
+}
+
 case "$cmd" in
   start)
     mkdir -p "$state"
@@ -43,10 +51,7 @@ case "$cmd" in
     for attempt in 1 2 3 4 5 6 7 8; do
       port=$(( 20000 + RANDOM % 30000 ))
       (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue  # in use
-      # fsync off: test data need not survive a power cut, and it keeps the tests fast on slow disks.
-      if pg_ctl_in -w -t 60 -l "$data/server.log" \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $data -c max_connections=300 -c fsync=off" start \
-        >/dev/null; then
+      if start_on "$port"; then
         echo "$port" >"$state/port"
         echo "postgresql://nasforge@127.0.0.1:$port/postgres" >"$state/url"
         echo "pg-test-server: started on 127.0.0.1:$port (data $data)"
@@ -59,12 +64,9 @@ case "$cmd" in
     exit 1
     ;;
   restart)
-    port=$(cat "$state/port")
-    data=$(dirname "$(cat "$state/datadir")")
     pg_ctl_in -w -t 60 -m fast stop >/dev/null
     sleep "${3:-0}"
-    pg_ctl_in -w -t 60 -l "$data/server.log" \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $data -c max_connections=300 -c fsync=off" start >/dev/null
+    start_on "$(cat "$state/port")"
     ;;
   stop)
     [ -f "$state/datadir" ] || exit 0

@@ -634,9 +634,14 @@ struct PostgresStorage::Impl {
 
   // Locks the trial's study and returns the trial as of that lock, with the stamp for this transaction.
   std::pair<TrialRow, std::int64_t> locked_row(std::int64_t trial_id) {
-    std::int64_t study_id = trial_row(trial_id).study_id;  // never changes
-    std::int64_t seq = lock_study(study_id);
-    return {trial_row(trial_id), seq};
+    // A trial never changes study, so the lock can find the study through it; the state is read only after the lock
+    // (the join's trial row could be a snapshot from before it).
+    Result r =
+        q("UPDATE studies s SET seq = s.seq + 1 FROM trials t WHERE t.trial_id = $1 AND s.study_id = t.study_id "
+          "RETURNING s.seq",
+          {p(trial_id)});
+    if (r.rows() == 0) no_trial(trial_id);
+    return {trial_row(trial_id), r.i64(0, 0)};
   }
 
   TrialRow writable_row(std::int64_t trial_id, const std::string& what) {
@@ -1004,7 +1009,7 @@ std::vector<int> PostgresStorage::reap_stale_trials(std::int64_t study_id, doubl
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<int> reaped;
   if (grace_s > 1e9) {  // no heartbeat is that old; also keeps the interval in range
-    impl_->transaction(false, true, "reaping stale trials", [&] { impl_->require_study(study_id); });
+    impl_->read_statement("reaping stale trials", [&] { impl_->require_study(study_id); });
     return reaped;
   }
   // Nobody can beat while the server is down, so for one grace period after it (re)starts no heartbeat counts as

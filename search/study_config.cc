@@ -69,10 +69,8 @@ StudyConfig parse_study_config(const std::string& text, const std::string& name,
     cfg.n_trials = static_cast<int>(*n_trials);
   }
   cfg.timeout_s = study.optional_number("timeout_s", "stop starting new trials after this many seconds");
-  if (cfg.timeout_s) study.require(*cfg.timeout_s > 0, "timeout_s", "must be > 0, got " + format_double(*cfg.timeout_s));
-  if (!cfg.n_trials && !cfg.timeout_s) {
-    study.require(false, "n_trials", "is required unless timeout_s is given (how long should the study run?)");
-  }
+  if (cfg.timeout_s)
+    study.require(*cfg.timeout_s > 0, "timeout_s", "must be > 0, got " + format_double(*cfg.timeout_s));
   if (auto seed = study.optional_integer("seed", "seed for reproducible runs (default: drawn and recorded)")) {
     study.require(*seed >= 0, "seed", "must be >= 0, got " + std::to_string(*seed));
     cfg.seed = static_cast<std::uint64_t>(*seed);
@@ -88,6 +86,10 @@ StudyConfig parse_study_config(const std::string& text, const std::string& name,
                 "must be greater than heartbeat_interval_s (" + format_double(cfg.heartbeat_interval_s) + "), got " +
                     format_double(cfg.grace_period_s));
   study.finish();
+  // After finish(): a misspelt "n_trails" is better reported as an unknown key with its suggestion.
+  if (!cfg.n_trials && !cfg.timeout_s) {
+    study.require(false, "n_trials", "is required unless timeout_s is given (how long should the study run?)");
+  }
 
   cfg.storage_url = storage_node.defined() && !storage_node.is_null() ? storage_node.as_string()
                                                                       : "sqlite:///" + cfg.name + ".db";

@@ -63,5 +63,21 @@ TEST_F(StudyConfigTest, UnknownArchitectureTypeListsTheValidOnes) {
   }
 }
 
+TEST_F(StudyConfigTest, MisspeltNTrialsIsAnUnknownKeyAndAMissingOneIsRequired) {
+  auto message = [](const std::string& yaml) {
+    try {
+      parse_study_config(yaml, "s.yaml", "/tmp");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  std::string misspelt = message("study: {n_trails: 2}\nspace:\n  x: {type: float, low: 0, high: 1}\n");
+  EXPECT_NE(misspelt.find("unknown key 'n_trails'"), std::string::npos) << misspelt;
+  EXPECT_NE(misspelt.find("did you mean 'n_trials'"), std::string::npos) << misspelt;
+  std::string missing = message("study: {name: s}\nspace:\n  x: {type: float, low: 0, high: 1}\n");
+  EXPECT_NE(missing.find("is required unless timeout_s is given"), std::string::npos) << missing;
+}
+
 }  // namespace
 }  // namespace nasforge

@@ -819,7 +819,7 @@ int PostgresStorage::database_schema_version() {
 }
 
 int PostgresStorage::connection_count() const {
-  return impl_->connections;
+  return impl_->connections;  // the main connection; heartbeats have their own
 }
 
 std::int64_t PostgresStorage::create_study(const std::string& name, const std::vector<StudyDirection>& directions,
@@ -1046,12 +1046,18 @@ std::vector<int> PostgresStorage::reap_stale_trials(std::int64_t study_id, doubl
 }
 
 void PostgresStorage::record_heartbeat(std::int64_t trial_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  // No study lock: a heartbeat changes nothing a reader of trials sees, and it must not queue behind trial writes.
-  impl_->transaction(true, true, "recording a heartbeat", [&] {
-    Result r = impl_->q("SELECT state FROM trials WHERE trial_id = $1 FOR SHARE", {p(trial_id)});
-    if (r.rows() == 0) impl_->no_trial(trial_id);
-    if (parse_state(r.text(0, 0)) == TrialState::kRunning) impl_->upsert_heartbeat(trial_id);
+  // A connection of its own: on the shared one, a beat would wait for the worker's own trial write queued behind
+  // another worker's study lock, and a long enough queue would make the reaper fail a live trial. No study lock
+  // either: a heartbeat changes nothing a reader of trials sees.
+  std::lock_guard<std::mutex> lock(beat_mu_);
+  if (!beat_) {
+    beat_ = std::make_unique<Impl>(impl_->url, impl_->options);
+    beat_->schema = impl_->schema;  // migrated by the main connection's open()
+  }
+  beat_->transaction(true, true, "recording a heartbeat", [&] {
+    Result r = beat_->q("SELECT state FROM trials WHERE trial_id = $1 FOR SHARE", {p(trial_id)});
+    if (r.rows() == 0) beat_->no_trial(trial_id);
+    if (parse_state(r.text(0, 0)) == TrialState::kRunning) beat_->upsert_heartbeat(trial_id);
   });
 }
 

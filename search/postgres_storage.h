@@ -64,8 +64,9 @@ PostgresUrl parse_postgres_url(const std::string& url);
 /// the database may also hold other programs' tables (Optuna's, say). Every method is one transaction; writes to a
 /// study's trials first lock the study's row, so trial numbers, grid-point claims and retries are never
 /// duplicated. Heartbeats and their staleness use the database's clock, so workers' clocks need not agree. One
-/// connection per object; when it drops (a server restart), the operation reconnects and runs again, and a commit
-/// whose outcome was lost with the connection is looked up by a per-operation token rather than repeated.
+/// connection per object, plus one for heartbeats once the first beat is sent; when one drops (a server restart),
+/// the operation reconnects and runs again, and a commit whose outcome was lost with the connection is looked up by
+/// a per-operation token rather than repeated.
 class PostgresStorage : public Storage {
  public:
   /// Connects to `url` (see parse_postgres_url) and creates or migrates the schema; StorageError (password
@@ -82,7 +83,7 @@ class PostgresStorage : public Storage {
   static int schema_version();
   /// The schema version of the connected database.
   int database_schema_version();
-  /// How many times this object has (re)connected; 1 after construction.
+  /// How many times the main connection has (re)connected; 1 after construction.
   int connection_count() const;
 
   /// See Storage.
@@ -119,7 +120,8 @@ class PostgresStorage : public Storage {
   /// See Storage; staleness is measured on the database's clock, and within one grace period of the server's
   /// (re)start nothing is stale (nobody could beat while it was down).
   std::vector<int> reap_stale_trials(std::int64_t study_id, double grace_s, int max_retry) override;
-  /// See Storage; stamps the database's clock. A no-op when the trial is no longer RUNNING.
+  /// See Storage; stamps the database's clock on the heartbeat connection. A no-op when the trial is no longer
+  /// RUNNING.
   void record_heartbeat(std::int64_t trial_id) override;
   /// See Storage.
   void set_trial_intermediate_value(std::int64_t trial_id, int step, double value) override;
@@ -144,7 +146,9 @@ class PostgresStorage : public Storage {
   struct Impl;
   TrialChanges changes_locked(std::int64_t study_id, std::int64_t since);  // caller holds mu_
   std::unique_ptr<Impl> impl_;
-  std::mutex mu_;  // one connection, used by one thread at a time
+  std::mutex mu_;               // the main connection, used by one thread at a time
+  std::unique_ptr<Impl> beat_;  // heartbeats' own connection, opened at the first beat
+  std::mutex beat_mu_;          // guards beat_
 };
 
 }  // namespace nasforge

@@ -3,7 +3,10 @@
 
 #include "search/postgres_storage.h"
 
+#include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "core/error.h"
 #include "search/postgres_testing.h"
@@ -157,6 +160,33 @@ TEST_F(PostgresStorageTest, ACommitWhoseReplyWasLostIsLookedUpNotRepeated) {
   EXPECT_EQ(c.complete, 1);
   EXPECT_EQ(c.slots(), 1);
   EXPECT_EQ(s.list_studies().size(), 1u);
+}
+
+TEST_F(PostgresStorageTest, HeartbeatsDoNotQueueBehindTheWorkersOwnTrialWrites) {
+  PostgresStorage s(db_->url());
+  std::int64_t study = s.create_study("s", {StudyDirection::kMinimize});
+  auto t = s.create_trial(study, NewTrial{});
+  // Another worker holds the study's lock (a long transaction), so this worker's finish_trial waits for it.
+  PGconn* other = PQconnectdb(db_->url().c_str());
+  ASSERT_EQ(PQstatus(other), CONNECTION_OK);
+  PQclear(PQexec(other, "BEGIN"));
+  PQclear(PQexec(other, ("UPDATE nasforge.studies SET seq = seq WHERE study_id = " + std::to_string(study)).c_str()));
+  std::atomic<bool> written{false};
+  std::thread writer([&] {
+    s.finish_trial(t->trial_id, TrialState::kComplete, {1.0});
+    written = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The heartbeat goes through meanwhile (on the shared connection it would wait for the writer).
+  auto start = std::chrono::steady_clock::now();
+  s.record_heartbeat(t->trial_id);
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_FALSE(written);  // the writer is still waiting for the lock
+  PQclear(PQexec(other, "COMMIT"));
+  writer.join();
+  PQfinish(other);
+  EXPECT_LT(waited, 5.0);  // a bound, not a timing claim: without the fix the beat waits until the COMMIT above
+  EXPECT_EQ(s.get_trial(t->trial_id).state, TrialState::kComplete);
 }
 
 TEST_F(PostgresStorageTest, GivesUpAfterReconnectWaitWhenTheDatabaseIsGone) {

@@ -1,11 +1,23 @@
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cmath>
 #include <deque>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <random>
+#include <sstream>
+#include <thread>
 
 #include "core/error.h"
 #include "core/strings.h"
@@ -23,6 +35,151 @@ namespace fs = std::filesystem;
 constexpr std::size_t kStderrTailLines = 20;
 constexpr auto kKillGrace = std::chrono::seconds(5);
 constexpr auto kPollSlice = std::chrono::milliseconds(50);
+// How often the process tree is walked while the program runs (see Leftovers).
+constexpr auto kWatchEvery = std::chrono::seconds(1);
+// How long the end of a trial keeps killing leftovers that are still forking.
+constexpr auto kLeftoverKillFor = std::chrono::seconds(2);
+constexpr char kTokenVariable[] = "NASFORGE_TRIAL_TOKEN";
+
+// The processes one run of the command started, so that none outlives its trial, not even one that left the
+// process group (setsid, a daemon's double fork), which the group kill in Subprocess cannot reach. Two marks find
+// them: each run gets a unique NASFORGE_TRIAL_TOKEN that every descendant inherits in its environment, and
+// walks of the process tree (parent links in /proc) record those that start with a cleared environment. nasforge
+// does not make itself a child subreaper: orphans of every child (workers, other commands) would then become its
+// zombies, and a process-wide reaper would steal exit statuses from their owners. Linux only (it reads /proc);
+// elsewhere only the process group is killed.
+class Leftovers {
+ public:
+  Leftovers() {
+    static std::atomic<unsigned> runs{0};
+    std::random_device random;
+    token_ = std::to_string(::getpid()) + "." + std::to_string(runs++) + "." + std::to_string(random()) +
+             std::to_string(random());
+  }
+  ~Leftovers() { kill_all(); }
+  Leftovers(const Leftovers&) = delete;
+  Leftovers& operator=(const Leftovers&) = delete;
+
+  const std::string& token() const { return token_; }
+
+  // Records `root` and every process below it now; call while root is alive and not yet reaped.
+  void watch(pid_t root) {
+#ifdef __linux__
+    std::vector<Proc> procs = processes();
+    for (const Proc& p : procs) {
+      if (p.pid == root) known_[p.pid] = p.start;
+    }
+    add_descendants(procs);
+#else
+    (void)root;
+#endif
+  }
+
+  // Kills every recorded or token-carrying process that is still alive and reaps those that are nasforge's
+  // children (orphans re-parented to it when it is pid 1 or someone made it a subreaper).
+  void kill_all() noexcept {
+#ifdef __linux__
+    try {
+      const pid_t self = ::getpid();
+      const std::string needle = std::string(kTokenVariable) + "=" + token_;
+      const auto until = std::chrono::steady_clock::now() + kLeftoverKillFor;
+      for (;;) {
+        std::vector<Proc> procs = processes();
+        for (const Proc& p : procs) {
+          if (p.pid != self && !known_.count(p.pid) && carries(p.pid, needle)) known_[p.pid] = p.start;
+        }
+        add_descendants(procs);
+        bool alive = false;
+        for (const Proc& p : procs) {
+          auto it = known_.find(p.pid);
+          if (it == known_.end() || it->second != p.start) continue;
+          if (p.state != 'Z' && p.state != 'X') {
+            ::kill(p.pid, SIGKILL);
+            alive = true;
+          } else if (p.ppid == self) {
+            ::waitpid(p.pid, nullptr, WNOHANG);
+          }
+        }
+        if (!alive || std::chrono::steady_clock::now() >= until) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    } catch (...) {
+      // Out of memory while reading /proc: the process group has been killed already, which is all that is left.
+    }
+#endif
+  }
+
+ private:
+#ifdef __linux__
+  struct Proc {
+    pid_t pid = 0;
+    pid_t ppid = 0;
+    char state = '?';
+    unsigned long long start = 0;  // clock ticks after boot: tells a reused pid from the process recorded
+  };
+
+  static std::vector<Proc> processes() {
+    std::vector<Proc> out;
+    std::error_code ec;
+    for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        continue;
+      }
+      std::ifstream in("/proc/" + name + "/stat");
+      std::string text;
+      if (!std::getline(in, text)) continue;  // gone meanwhile
+      // The command name in parentheses may itself hold spaces and parentheses; the fields follow the last ')'.
+      std::size_t close = text.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream fields(text.substr(close + 1));
+      Proc p;
+      p.pid = static_cast<pid_t>(std::stol(name));
+      std::string skip;
+      fields >> p.state >> p.ppid;
+      for (int field = 5; field < 22 && fields; ++field) fields >> skip;  // pgrp .. itrealvalue
+      if (!(fields >> p.start)) continue;
+      out.push_back(p);
+    }
+    return out;
+  }
+
+  // Whether the process's environment (as it was at exec) holds `needle` as a whole entry.
+  static bool carries(pid_t pid, const std::string& needle) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+    if (!in) return false;  // another user's process: not started by this trial's command
+    std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (std::size_t at = env.find(needle); at != std::string::npos; at = env.find(needle, at + 1)) {
+      std::size_t end = at + needle.size();
+      if ((at == 0 || env[at - 1] == '\0') && (end == env.size() || env[end] == '\0')) return true;
+    }
+    return false;
+  }
+
+  // Adds, until nothing changes, every process whose parent is a recorded process that is still the same one.
+  void add_descendants(const std::vector<Proc>& procs) {
+    std::map<pid_t, unsigned long long> start_of;
+    for (const Proc& p : procs) start_of[p.pid] = p.start;
+    auto live = [&](pid_t pid) {
+      auto k = known_.find(pid);
+      auto s = start_of.find(pid);
+      return k != known_.end() && s != start_of.end() && k->second == s->second;
+    };
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (const Proc& p : procs) {
+        if (!known_.count(p.pid) && live(p.ppid)) {
+          known_[p.pid] = p.start;
+          grew = true;
+        }
+      }
+    }
+  }
+
+  std::map<pid_t, unsigned long long> known_;  // pid -> start time
+#endif
+  std::string token_;
+};
 
 // A string with {placeholders}, split once at config time so that evaluation only concatenates.
 struct Template {
@@ -117,7 +274,9 @@ class CommandObjective : public Objective {
     SpawnOptions spawn;
     for (const auto& t : o_.argv) spawn.argv.push_back(substitute(t, trial));
     spawn.cwd = o_.cwd;
-    spawn.env = environment(trial);
+    // Declared before the process, so that its destructor, which kills what is left, runs after the group kill.
+    Leftovers leftovers;
+    spawn.env = environment(trial, leftovers.token());
     Run run;
     run.program = spawn.argv[0];
     Subprocess process(spawn);
@@ -128,10 +287,20 @@ class CommandObjective : public Objective {
       if (run.stderr_tail.size() > kStderrTailLines) run.stderr_tail.pop_front();
     };
     auto started = std::chrono::steady_clock::now();
+    auto watched = started;
     bool timed_out = false;
+    // Before the group is killed, while the parent links still lead from the program to what it started.
+    auto terminate = [&] {
+      if (!process.status()) leftovers.watch(process.pid());
+      process.terminate(kKillGrace);
+    };
     try {
       while (process.pump(kPollSlice, on_stdout, on_stderr)) {
         if (trial.stop_requested()) throw Interrupted("trial " + std::to_string(trial.number()) + " interrupted");
+        if (!process.status() && std::chrono::steady_clock::now() - watched >= kWatchEvery) {
+          leftovers.watch(process.pid());
+          watched = std::chrono::steady_clock::now();
+        }
         if (o_.timeout_s &&
             std::chrono::steady_clock::now() - started >= std::chrono::duration<double>(*o_.timeout_s)) {
           timed_out = true;
@@ -139,14 +308,14 @@ class CommandObjective : public Objective {
         }
       }
     } catch (const ObjectiveError& e) {
-      process.terminate(kKillGrace);
+      terminate();
       fail(trial, run, e.what(), std::nullopt);
     } catch (...) {
-      process.terminate(kKillGrace);
+      terminate();
       throw;
     }
     if (timed_out) {
-      process.terminate(kKillGrace);
+      terminate();
       fail(trial, run, "timed out after " + format_double(*o_.timeout_s) + " s", std::nullopt);
     }
     const ExitStatus& status = *process.status();
@@ -214,7 +383,7 @@ class CommandObjective : public Objective {
     return out;
   }
 
-  std::vector<std::string> environment(const TrialContext& trial) const {
+  std::vector<std::string> environment(const TrialContext& trial, const std::string& token) const {
     std::map<std::string, std::string> vars;
     std::vector<std::string> order;
     auto set = [&](const std::string& name, const std::string& value) {
@@ -233,6 +402,7 @@ class CommandObjective : public Objective {
     set("NASFORGE_TRIAL_SEED", std::to_string(trial.seed()));
     set("NASFORGE_PARAMS_JSON", params.dump());
     for (const auto& [name, t] : o_.env) set(name, substitute(t, trial));
+    set(kTokenVariable, token);  // last: an env: entry of that name must not hide the run's processes
     std::vector<std::string> out;
     for (const auto& name : order) out.push_back(name + "=" + vars[name]);
     return out;

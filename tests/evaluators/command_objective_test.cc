@@ -1,8 +1,11 @@
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -73,6 +76,35 @@ class CommandObjectiveTest : public NasforgeTest {
     pid_t pid = 0;
     in >> pid;
     return pid;
+  }
+
+  // Whether a process is gone for good: kill(pid, 0) fails with ESRCH, or it is a zombie that its parent (not
+  // this process, which must reap its own) has yet to collect.
+  static bool process_gone(pid_t pid) {
+    for (int i = 0; i < 500; ++i) {
+      if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string text;
+      if (std::getline(stat, text)) {
+        std::size_t close = text.rfind(')');
+        std::istringstream fields(close == std::string::npos ? "" : text.substr(close + 1));
+        char state = '?';
+        pid_t ppid = 0;
+        fields >> state >> ppid;
+        if (state == 'Z' && ppid != ::getpid()) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  // A shell line that starts `sleep 300` in a new session (outside the trial's process group) with its output
+  // away from the trial's pipes, and waits until the sleeper has written its pid to `pid_file`.
+  static std::string escapee(const std::string& pid_file, const std::string& prefix = "") {
+    return prefix + "setsid sh -c 'echo $$ > " + pid_file + ".tmp; mv " + pid_file + ".tmp " + pid_file +
+           "; exec sleep 300' </dev/null >/dev/null 2>&1 &\n"
+           "while [ ! -s " +
+           pid_file + " ]; do sleep 0.02; done\n";
   }
 };
 
@@ -262,6 +294,47 @@ TEST_F(CommandObjectiveTest, LeftoverBackgroundProcessDoesNotHangTheTrial) {
   FakeTrial trial(params());
   EXPECT_EQ(build("{kind: command, argv: [/bin/sh, bg.sh]}")->evaluate(trial), std::vector<double>{2});
   EXPECT_TRUE(process_ended(read_pid("sleeper.pid")));
+}
+
+TEST_F(CommandObjectiveTest, ProcessThatLeftTheGroupDiesWithItsTrial) {
+  // setsid puts the sleeper out of reach of the process-group kill; it still carries the run's token.
+  write_file("escape.sh", escapee("escaped.pid") + "echo 'objective: 3'\n");
+  FakeTrial trial(params());
+  EXPECT_EQ(build("{kind: command, argv: [/bin/sh, escape.sh]}")->evaluate(trial), std::vector<double>{3});
+  pid_t escaped = read_pid("escaped.pid");
+  ASSERT_GT(escaped, 0);
+  EXPECT_TRUE(process_gone(escaped)) << "pid " << escaped << " outlived its trial";
+}
+
+TEST_F(CommandObjectiveTest, BackgroundProcessAwayFromThePipesDiesWhenTheTrialSucceeds) {
+  // No setsid, but the output is redirected, so nothing holds the trial's pipes when the script exits.
+  write_file("quiet.sh", "sleep 300 </dev/null >/dev/null 2>&1 &\necho $! > quiet.pid\necho 'objective: 1'\n");
+  FakeTrial trial(params());
+  EXPECT_EQ(build("{kind: command, argv: [/bin/sh, quiet.sh]}")->evaluate(trial), std::vector<double>{1});
+  pid_t quiet = read_pid("quiet.pid");
+  ASSERT_GT(quiet, 0);
+  EXPECT_TRUE(process_gone(quiet)) << "pid " << quiet << " outlived its trial";
+}
+
+TEST_F(CommandObjectiveTest, TimeoutKillsAnEscapeeThatClearedItsEnvironment) {
+  // env -i drops the token; the process tree walked before the group kill still leads from the script to it.
+  write_file("hide.sh", escapee("hidden.pid", "env -i PATH=\"$PATH\" ") + "sleep 300\n");
+  FakeTrial trial(params());
+  EXPECT_THAT(objective_error(*build("{kind: command, argv: [/bin/sh, hide.sh], timeout_s: 1}"), trial),
+              HasSubstr("timed out"));
+  pid_t hidden = read_pid("hidden.pid");
+  ASSERT_GT(hidden, 0);
+  EXPECT_TRUE(process_gone(hidden)) << "pid " << hidden << " outlived its trial";
+}
+
+TEST_F(CommandObjectiveTest, FailedTrialKillsAnEscapee) {
+  write_file("crash.sh", escapee("crashed.pid") + "exit 4\n");
+  FakeTrial trial(params());
+  EXPECT_THAT(objective_error(*build("{kind: command, argv: [/bin/sh, crash.sh]}"), trial),
+              HasSubstr("exited with code 4"));
+  pid_t crashed = read_pid("crashed.pid");
+  ASSERT_GT(crashed, 0);
+  EXPECT_TRUE(process_gone(crashed)) << "pid " << crashed << " outlived its trial";
 }
 
 TEST_F(CommandObjectiveTest, MissingProgram) {

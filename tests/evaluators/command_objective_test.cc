@@ -337,6 +337,25 @@ TEST_F(CommandObjectiveTest, FailedTrialKillsAnEscapee) {
   EXPECT_TRUE(process_gone(crashed)) << "pid " << crashed << " outlived its trial";
 }
 
+TEST_F(CommandObjectiveTest, ValueInItsOwnArgumentIsNeverShellCode) {
+  const std::string hostile = "x; touch injected";
+  // The documented pattern: the script reads the value as "$1" (or from an env: variable) and quotes it.
+  auto safe = build(
+      "{kind: command, argv: [/bin/sh, -c, 'printf \"attr: arg=%s\\n\" \"$1\"; printf \"attr: env=%s\\n\" "
+      "\"$NAME\"; echo objective: 0', sh, '{name}'], env: {NAME: '{name}'}}");
+  FakeTrial trial(params(0.5, hostile));
+  safe->evaluate(trial);
+  EXPECT_EQ(trial.attrs.at("arg"), Json(hostile));
+  EXPECT_EQ(trial.attrs.at("env"), Json(hostile));
+  EXPECT_FALSE(std::filesystem::exists(tmp("injected")));
+
+  // What the warning in docs/objectives.md is about: pasted into the shell's code, the value runs.
+  auto pasted = build("{kind: command, argv: [/bin/sh, -c, 'echo {name}; echo objective: 0']}");
+  FakeTrial unsafe(params(0.5, hostile));
+  pasted->evaluate(unsafe);
+  EXPECT_TRUE(std::filesystem::exists(tmp("injected")));
+}
+
 TEST_F(CommandObjectiveTest, MissingProgram) {
   FakeTrial a(params()), b(params());
   EXPECT_THAT(objective_error(*build("{kind: command, argv: [nasforge-no-such-program-xyz, a]}"), a),

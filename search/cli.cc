@@ -2,6 +2,9 @@
 
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -89,6 +92,7 @@ LoadedStudy open_study(const std::shared_ptr<Storage>& storage, const std::strin
                        bool need_objective) {
   LoadedStudy ls;
   ls.study = std::make_unique<Study>(Study::load(storage, name));
+  check_copy_finished(*storage, name);
   StudyInfo info = storage->get_study(ls.study->id());
   ls.config = stored_config(info);
   std::uint64_t seed = stored_seed(info);
@@ -107,8 +111,8 @@ LoadedStudy open_study(const std::shared_ptr<Storage>& storage, const std::strin
       .with_worker(worker_index)
       .with_max_retry(ls.config.max_retry)
       .with_heartbeat(ls.config.heartbeat_interval_s, ls.config.grace_period_s);
-  std::string artifacts = storage->artifact_root();
-  if (!artifacts.empty()) options.with_artifact_root((std::filesystem::path(artifacts) / name).string());
+  std::string artifacts = storage->study_artifact_dir(name);
+  if (!artifacts.empty()) options.with_artifact_root(artifacts);
   options.stop_flag = &install_stop_handlers();
   ls.study->set_options(options);
   if (need_objective) {
@@ -335,6 +339,7 @@ RunSummary run_in_process(LoadedStudy& ls, const CommonArgs& args, Progress* pro
 /// Children get their own process group, so a terminal's Ctrl-C reaches only us and we forward it once.
 RunSummary run_workers(Study& study, const std::string& storage_url, const CommonArgs& args, Progress& progress) {
   std::vector<pid_t> pids;
+  const pid_t parent = getpid();
   for (int k = 0; k < args.workers; ++k) {
     std::vector<std::string> argv_s = {"nasforge", "worker", "--storage", storage_url, "--study", study.name(),
                                        "--worker-index", std::to_string(k), "--quiet"};
@@ -346,6 +351,12 @@ RunSummary run_workers(Study& study, const std::string& storage_url, const Commo
     if (pid < 0) throw Error(std::string("cannot start a worker process: ") + std::strerror(errno));
     if (pid == 0) {
       setpgid(0, 0);
+#ifdef __linux__
+      // A parent killed with SIGKILL cannot stop its workers, so the kernel does: SIGTERM stops a worker as
+      // Ctrl-C would. The parent may have died before prctl took effect; then the worker's parent has changed.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+      if (getppid() != parent) _exit(1);
       std::vector<char*> argv;
       for (auto& s : argv_s) argv.push_back(s.data());
       argv.push_back(nullptr);
@@ -430,8 +441,9 @@ void create_from_config(const std::shared_ptr<Storage>& storage, const StudyConf
 }
 
 /// Opens --storage. Commands that read an existing study pass `must_exist`, so that a mistyped path is an error
-/// instead of a new, empty database file.
-std::shared_ptr<Storage> open_storage_arg(const std::string& url, bool must_exist) {
+/// instead of a new, empty database file; commands that only read pass kReadOnly, so that they write nothing.
+std::shared_ptr<Storage> open_storage_arg(const std::string& url, bool must_exist,
+                                          StorageAccess access = StorageAccess::kReadWrite) {
   if (url.empty()) throw UsageError("--storage URL is required (e.g. --storage sqlite:///study.db)");
   if (must_exist && url.rfind("sqlite:", 0) == 0) {
     std::string path = sqlite_path_from_url(url);
@@ -440,12 +452,23 @@ std::shared_ptr<Storage> open_storage_arg(const std::string& url, bool must_exis
                           "); check the path, or create a study there with 'nasforge run STUDY.yaml'");
     }
   }
-  return open_storage(url);
+  return open_storage(url, access);
+}
+
+/// Stores a new n_trials target, after the study has been read whole: a damaged database is then found before
+/// anything is written to it.
+void set_target(Storage& storage, LoadedStudy& ls, std::optional<int> n_trials) {
+  if (!n_trials) return;
+  storage.set_study_system_attr(ls.study->id(), study_attr::kNTrials, *n_trials);
+  ls.n_trials = n_trials;
 }
 
 int cmd_run(const std::string& file, CommonArgs args) {
   StudyConfig cfg = load_study_config(file);
-  if (!args.study.empty()) cfg.name = args.study;
+  if (!args.study.empty()) {
+    check_study_name(args.study, "--study");
+    cfg.name = args.study;
+  }
   std::string url = args.storage.empty() ? cfg.storage_url : args.storage;
   if (args.n_trials) cfg.n_trials = args.n_trials;
   if (!args.timeout_s) args.timeout_s = cfg.timeout_s;
@@ -465,7 +488,6 @@ int cmd_run(const std::string& file, CommonArgs args) {
                        redact_url(url) + " --study " + cfg.name + " --yes'");
     }
     if (!args.quiet) std::cerr << "Study '" << cfg.name << "' exists with this configuration; continuing it.\n";
-    if (args.n_trials) storage->set_study_system_attr(*existing, study_attr::kNTrials, *args.n_trials);
   } else {
     create_from_config(storage, cfg, args.quiet);
   }
@@ -474,6 +496,7 @@ int cmd_run(const std::string& file, CommonArgs args) {
     return 0;
   }
   LoadedStudy ls = open_study(storage, cfg.name, 0, /*need_objective=*/args.workers == 1);
+  set_target(*storage, ls, args.n_trials);
   if (!args.quiet) {
     std::cerr << "Running study '" << cfg.name << "' in " << redact_url(url);
     if (ls.n_trials) std::cerr << " until " << *ls.n_trials << " trials have finished";
@@ -488,11 +511,10 @@ int cmd_run(const std::string& file, CommonArgs args) {
 int cmd_resume(CommonArgs args) {
   if (args.study.empty()) throw UsageError("--study NAME is required");
   auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
-  Study study = Study::load(storage, args.study);
-  if (args.n_trials) storage->set_study_system_attr(study.id(), study_attr::kNTrials, *args.n_trials);
   LoadedStudy ls = open_study(storage, args.study, 0, /*need_objective=*/args.workers == 1);
+  set_target(*storage, ls, args.n_trials);
   if (!args.timeout_s) args.timeout_s = ls.config.timeout_s;
-  TrialCounts c = storage->count_trials(study.id());
+  TrialCounts c = storage->count_trials(ls.study->id());
   if (!args.quiet) {
     std::cerr << "Resuming study '" << args.study << "': " << c.finished() << " finished, " << c.waiting
               << " waiting";
@@ -521,10 +543,21 @@ int cmd_worker(CommonArgs args) {
   return 0;
 }
 
+/// One stderr line for a stored name that breaks kStudyNameRule (written by an older nasforge): listing it is
+/// harmless, but every command that touches its files refuses until it is renamed.
+void warn_about_name(const std::string& name, const std::string& url) {
+  if (auto problem = study_name_problem(name)) {
+    std::cerr << "nasforge: warning: study " << quote_study_name(name) << " has a name that cannot be a folder ("
+              << *problem << "); commands that touch its trial files refuse it. Rename it with 'nasforge rename "
+              << "--storage " << redact_url(url) << " --study " << quote_study_name(name) << " --as NEW_NAME'\n";
+  }
+}
+
 int cmd_studies(const CommonArgs& args) {
   OutputFormat format = parse_format(args.format);
-  auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true, StorageAccess::kReadOnly);
   std::vector<StudyInfo> studies = storage->list_studies();
+  for (const auto& s : studies) warn_about_name(s.name, args.storage);
   std::vector<TrialCounts> counts;
   std::vector<std::vector<FrozenTrial>> bests;
   for (const auto& s : studies) {
@@ -544,8 +577,9 @@ int cmd_trials(const CommonArgs& args, const std::vector<std::string>& state_nam
     std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
     states.push_back(parse_trial_state(upper));
   }
-  auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true, StorageAccess::kReadOnly);
   Study study = Study::load(storage, args.study);
+  warn_about_name(args.study, args.storage);
   write_trials(std::cout, study.trials(states), study.directions(), format, table_columns(*storage, study));
   return 0;
 }
@@ -558,8 +592,9 @@ int cmd_best(const CommonArgs& args, int top, const std::vector<std::string>& wh
   for (const auto& w : where) filters.push_back(TrialFilter::parse(w));
   std::optional<TrialOrder> order;
   if (!sort.empty()) order = TrialOrder::parse(sort);
-  auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true, StorageAccess::kReadOnly);
   Study study = Study::load(storage, args.study);
+  warn_about_name(args.study, args.storage);
   std::vector<FrozenTrial> out = filter_trials(study.trials({TrialState::kComplete}), filters);
   if (order) {
     sort_trials(out, *order);
@@ -587,7 +622,6 @@ int cmd_best(const CommonArgs& args, int top, const std::vector<std::string>& wh
 
 /// The trial with `number` in `study`; NotFoundError naming the study otherwise.
 FrozenTrial find_trial(Study& study, int number) {
-  if (number < 0) throw UsageError("--trial NUMBER is required");
   for (auto& t : study.trials()) {
     if (t.number == number) return t;
   }
@@ -595,23 +629,60 @@ FrozenTrial find_trial(Study& study, int number) {
 }
 
 /// The folder holding a study's trial files; "" when its storage keeps none.
-std::string study_artifact_dir(const Storage& storage, const std::string& study) {
-  std::string root = storage.artifact_root();
-  return root.empty() ? root : (std::filesystem::path(root) / study).string();
+bool is_within(const std::filesystem::path& path, const std::filesystem::path& folder) {
+  auto [f, p] = std::mismatch(folder.begin(), folder.end(), path.begin(), path.end());
+  return f == folder.end();
 }
 
-int cmd_export(const CommonArgs& args, int number, const std::string& out_dir, bool evaluate) {
-  if (args.study.empty()) throw UsageError("--study NAME is required");
+/// Refuses an --out folder that export must not write into and returns the bundle files it will replace there:
+/// the file system's root, anything inside the storage's trial-file folder (it would overwrite a stored trial's
+/// files), a file, or a non-empty folder without --force.
+std::vector<std::string> check_export_folder(const std::string& out_dir, const std::string& artifact_root,
+                                             bool force) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path out = fs::weakly_canonical(fs::absolute(out_dir), ec);
+  if (ec) throw UsageError("--out '" + out_dir + "': " + ec.message());
+  if (out == out.root_path()) {
+    throw UsageError("--out '" + out_dir + "' is the root of the file system; export into a folder of its own, e.g. "
+                     "--out best-model");
+  }
+  if (!artifact_root.empty()) {
+    const fs::path root = fs::weakly_canonical(fs::absolute(artifact_root), ec);
+    if (!ec && is_within(out, root)) {
+      throw UsageError("--out '" + out_dir + "' is inside " + root.string() +
+                       ", the folder where the storage keeps every trial's files; writing there would replace a stored "
+                       "trial's weights. Choose a folder outside it");
+    }
+  }
+  if (!fs::exists(out, ec)) return {};
+  if (!fs::is_directory(out, ec)) throw UsageError("--out '" + out_dir + "' exists and is not a folder");
+  std::vector<std::string> replaced;
+  for (const char* name : {kBundleModelFile, kBundleWeightsFile}) {
+    if (fs::exists(out / name, ec)) replaced.emplace_back(name);
+  }
+  if (fs::is_empty(out, ec) || force) return replaced;
+  throw UsageError("--out '" + out_dir + "' is not empty" +
+                   (replaced.empty() ? std::string() : " (it holds " + join(replaced, " and ") + ")") +
+                   "; export writes " + kBundleModelFile + " and " + kBundleWeightsFile + " into it. Add --force to " +
+                   "replace those two files (the folder's other files stay as they are), or choose a new folder");
+}
+
+int cmd_export(const CommonArgs& args, int number, const std::string& out_dir, bool evaluate, bool force) {
   if (out_dir.empty()) throw UsageError("--out DIR is required");
-  auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true, StorageAccess::kReadOnly);
   Study study = Study::load(storage, args.study);
+  check_copy_finished(*storage, args.study);
   FrozenTrial trial = find_trial(study, number);
-  std::string dir = study_artifact_dir(*storage, args.study);
+  std::string dir = storage->study_artifact_dir(args.study);
   if (dir.empty())
     throw ValueError("storage " + redact_url(args.storage) + " keeps no trial files, so there is nothing to export");
+  std::vector<std::string> replaced = check_export_folder(out_dir, storage->artifact_root(), force);
   export_bundle((std::filesystem::path(dir) / ("trial_" + std::to_string(number))).string(), trial.to_json(), out_dir);
   std::cout << "Exported trial " << number << " of study '" << args.study << "' to " << out_dir << " ("
-            << kBundleModelFile << ", " << kBundleWeightsFile << ").\n";
+            << kBundleModelFile << ", " << kBundleWeightsFile << ")";
+  if (!replaced.empty()) std::cout << "; replaced the earlier " << join(replaced, " and ");
+  std::cout << ".\n";
   if (evaluate) {
     Json r = evaluate_bundle(out_dir, args.device);
     std::cout << "Rebuilt from " << out_dir << " and evaluated: val_accuracy " << r.at("val_accuracy").dump()
@@ -632,22 +703,74 @@ int cmd_evaluate(const std::string& dir, const CommonArgs& args) {
 }
 
 int cmd_delete(const CommonArgs& args, bool yes) {
-  if (args.study.empty()) throw UsageError("--study NAME is required");
   auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   Study study = Study::load(storage, args.study);
   if (!yes) {
-    throw UsageError("deleting study '" + args.study + "' and its " +
+    throw UsageError("deleting study '" + args.study + "', its " +
                      std::to_string(storage->count_trials(study.id()).slots()) +
-                     " trials cannot be undone; add --yes to confirm");
+                     " trials and their files cannot be undone; add --yes to confirm");
+  }
+  // Decided before the rows go: a stored name that cannot be a folder leaves every file where it is.
+  const bool files_safe = !study_name_problem(args.study);
+  std::vector<std::string> folders;
+  if (files_safe) {
+    for (const std::string& f : {storage->study_artifact_dir(args.study), copy_staging_dir(*storage, args.study)}) {
+      if (!f.empty()) folders.push_back(f);
+    }
   }
   storage->delete_study(study.id());
-  std::string files = study_artifact_dir(*storage, args.study);
-  std::error_code ec;
-  if (!files.empty() && std::filesystem::exists(files)) {
-    std::filesystem::remove_all(files, ec);
-    if (ec) std::cerr << "nasforge: warning: could not remove " << files << ": " << ec.message() << "\n";
+  for (const std::string& f : folders) {
+    std::error_code ec;
+    if (!std::filesystem::exists(f, ec)) continue;
+    std::filesystem::remove_all(f, ec);
+    if (ec) std::cerr << "nasforge: warning: could not remove " << f << ": " << ec.message() << "\n";
   }
-  std::cout << "Deleted study '" << args.study << "'.\n";
+  if (!files_safe && !storage->artifact_root().empty()) {
+    std::cerr << "nasforge: warning: the name " << quote_study_name(args.study) << " cannot be a folder, so no trial "
+              << "files were removed; look in " << storage->artifact_root() << " for any it left\n";
+  }
+  std::cout << "Deleted study " << quote_study_name(args.study) << ".\n";
+  return 0;
+}
+
+/// Renames a study and moves its trial files with it: the folder first, then the database (the folder moves back
+/// when the database refuses), so no state leaves a study without its files but a kill between the two renames.
+int cmd_rename(const CommonArgs& args, const std::string& new_name) {
+  check_study_name(new_name, "--as");
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
+  Study study = Study::load(storage, args.study);
+  check_copy_finished(*storage, args.study);
+  if (storage->find_study(new_name)) {
+    throw DuplicateStudyError("study '" + new_name + "' already exists in " + redact_url(args.storage) +
+                              "; choose another name");
+  }
+  namespace fs = std::filesystem;
+  const std::string to = storage->study_artifact_dir(new_name);
+  std::string from;
+  if (!to.empty() && !study_name_problem(args.study)) from = storage->study_artifact_dir(args.study);
+  std::error_code ec;
+  const bool move = !from.empty() && fs::exists(from, ec);
+  if (move) {
+    if (fs::exists(to, ec)) {
+      throw StorageError("cannot move the trial files of study " + quote_study_name(args.study) + " to " + to +
+                         ": that folder exists already (left from a deleted study?); move it away first");
+    }
+    fs::rename(from, to, ec);
+    if (ec) throw StorageError("cannot move " + from + " to " + to + ": " + ec.message() + "; nothing was renamed");
+  }
+  try {
+    storage->rename_study(study.id(), new_name);
+  } catch (...) {
+    if (move) fs::rename(to, from, ec);
+    throw;
+  }
+  std::cout << "Renamed study " << quote_study_name(args.study) << " to '" << new_name << "'";
+  if (move) std::cout << " and moved its trial files to " << to;
+  std::cout << ".\n";
+  if (!to.empty() && study_name_problem(args.study)) {
+    std::cerr << "nasforge: warning: the old name cannot be a folder, so no trial files were moved; if the study had "
+              << "any, move them into " << to << " yourself\n";
+  }
   return 0;
 }
 
@@ -664,30 +787,40 @@ std::string storage_identity(const std::string& url) {
 
 int cmd_copy(const std::string& from_url, const std::string& to_url, const std::string& name, std::string new_name) {
   if (new_name.empty()) new_name = name;
+  check_study_name(new_name, new_name == name ? "--study" : "--as");
   if (name == new_name && storage_identity(from_url) == storage_identity(to_url)) {
     throw UsageError("cannot copy study '" + name +
                      "' onto itself: --from and --to name the same storage; give "
                      "another --to, or a new name with --as NEW_NAME");
   }
   const std::string from_text = redact_url(from_url), to_text = redact_url(to_url);
-  auto from = open_storage_arg(from_url, /*must_exist=*/true);
-  if (!from->find_study(name)) {
-    std::string names;
-    for (const StudyInfo& s : from->list_studies()) names += (names.empty() ? "'" : ", '") + s.name + "'";
-    throw NotFoundError("no study named '" + name + "' in " + from_text +
-                        " (studies there: " + (names.empty() ? "none" : names) + ")");
+  // The whole source is read before the destination is opened: a source that cannot be read creates nothing.
+  StudySnapshot snapshot;
+  {
+    auto from = open_storage_arg(from_url, /*must_exist=*/true, StorageAccess::kReadOnly);
+    if (!from->find_study(name)) {
+      std::vector<std::string> names;
+      for (const StudyInfo& s : from->list_studies()) names.push_back(quote_study_name(s.name));
+      throw NotFoundError("no study named '" + name + "' in " + from_text +
+                          " (studies there: " + (names.empty() ? "none" : join(names, ", ")) + ")");
+    }
+    snapshot = read_study(*from, name);
   }
   const std::string taken = "study '" + new_name + "' already exists in " + to_text +
                             "; copy under another name with --as NEW_NAME, or delete it first with 'nasforge delete "
                             "--storage " +
                             to_text + " --study " + new_name + " --yes'";
   auto to = open_storage_arg(to_url, /*must_exist=*/false);
-  if (to->find_study(new_name)) throw DuplicateStudyError(taken);
   CopySummary summary;
   try {
-    summary = copy_study(*from, *to, name, new_name);
+    summary = write_study(*to, snapshot, new_name);
   } catch (const DuplicateStudyError&) {
-    throw DuplicateStudyError(taken);  // created by someone else since the check above
+    throw DuplicateStudyError(taken);
+  }
+  if (summary.finished_earlier) {
+    std::cerr << "finished the interrupted copy of study '" << name << "' to " << to_text
+              << ": its trials were there, its trial files are now in " << summary.artifacts_to << "\n";
+    return 0;
   }
   if (summary.counts.running > 0) {
     std::cerr << "nasforge: warning: " << summary.counts.running << " trial(s) were RUNNING in " << from_text
@@ -706,7 +839,10 @@ int cmd_copy(const std::string& from_url, const std::string& to_url, const std::
 
 int cmd_create(const std::string& file, CommonArgs args) {
   StudyConfig cfg = load_study_config(file);
-  if (!args.study.empty()) cfg.name = args.study;
+  if (!args.study.empty()) {
+    check_study_name(args.study, "--study");
+    cfg.name = args.study;
+  }
   std::string url = args.storage.empty() ? cfg.storage_url : args.storage;
   auto storage = open_storage_arg(url, /*must_exist=*/false);
   if (storage->find_study(cfg.name)) {
@@ -717,12 +853,19 @@ int cmd_create(const std::string& file, CommonArgs args) {
   return 0;
 }
 
-int cmd_ask(const CommonArgs& args) {
-  if (args.study.empty()) throw UsageError("--study NAME is required");
+int cmd_ask(const CommonArgs& args, bool force) {
   auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   LoadedStudy ls = open_study(storage, args.study, 0, false);
-  // Slots are not limited here: an external loop decides itself when to stop.
-  std::optional<Trial> trial = ls.study->ask();
+  // Like run, ask stops at the study's target unless told otherwise; the check and the new trial are one
+  // transaction, so concurrent asks never overshoot it either.
+  std::optional<Trial> trial = ls.study->ask(force ? std::nullopt : ls.n_trials);
+  if (!trial) {
+    TrialCounts c = storage->count_trials(ls.study->id());
+    throw UsageError("study '" + args.study + "' has reached its target of " + std::to_string(*ls.n_trials) +
+                     " trials (" + std::to_string(c.finished()) + " finished, " + std::to_string(c.running) +
+                     " running, " + std::to_string(c.waiting) + " waiting), where 'nasforge run' stops too; add "
+                     "--force to start another trial anyway");
+  }
   Json out{{"number", trial->number()}, {"params", Json::object()}};
   for (const auto& [k, v] : trial->params()) out["params"][k] = v.to_json();
   std::cout << out.dump() << "\n";
@@ -731,18 +874,36 @@ int cmd_ask(const CommonArgs& args) {
 
 int cmd_tell(const CommonArgs& args, int number, const std::vector<double>& values, const std::string& state_name,
              const std::string& reason) {
-  if (args.study.empty()) throw UsageError("--study NAME is required");
   if (values.empty() == state_name.empty()) {
     throw UsageError("give either --values V [V ...] (COMPLETE) or --state pruned|fail");
   }
   auto storage = open_storage_arg(args.storage, /*must_exist=*/true);
   Study study = Study::load(storage, args.study);
-  std::optional<FrozenTrial> found = find_trial(study, number);
-  if (found->state != TrialState::kRunning) {
-    throw ValueError("trial " + std::to_string(number) + " is " + to_string(found->state) +
+  FrozenTrial found = find_trial(study, number);
+  if (found.state != TrialState::kRunning) {
+    throw ValueError("trial " + std::to_string(number) + " is " + to_string(found.state) +
                      ", not RUNNING; only running trials can be told");
   }
-  Trial trial(study, *found);
+  // Checked here, not left to Study::tell, which would store such a result as a FAIL: a typo on the command line
+  // must not end the trial.
+  const std::string stays = "; trial " + std::to_string(number) + " stays RUNNING";
+  if (!values.empty()) {
+    const std::size_t n = study.directions().size();
+    if (values.size() != n) {
+      std::vector<std::string> dirs;
+      for (StudyDirection d : study.directions()) dirs.push_back(to_string(d));
+      throw UsageError("study '" + args.study + "' has " + std::to_string(n) + " objective(s) (" + join(dirs, ", ") +
+                       "), so --values takes " + std::to_string(n) + " value(s), got " +
+                       std::to_string(values.size()) + stays);
+    }
+    for (double v : values) {
+      if (!std::isfinite(v)) {
+        throw UsageError("--values: " + format_double(v) + " is not a finite number" + stays +
+                         ". Report a failed evaluation with --state fail --reason TEXT");
+      }
+    }
+  }
+  Trial trial(study, found);
   TrialState final_state;
   if (!values.empty()) {
     final_state = study.tell(trial, values);
@@ -775,30 +936,48 @@ void add_format(CLI::App* cmd, CommonArgs& a) {
       ->default_str("table");
 }
 
+/// A number of seconds: finite and > 0 (CLI11's PositiveNumber accepts nan and prints its range as 309 digits).
+const CLI::Validator kSeconds(
+    [](std::string& text) -> std::string {
+      std::optional<double> v = parse_double(text);
+      if (v && std::isfinite(*v) && *v > 0) return "";
+      return "expected a number of seconds > 0 (e.g. 3600), got '" + text + "'";
+    },
+    "SECONDS>0");
+
+/// A whole number >= `min`, with a message that says so.
+CLI::Validator at_least(long long min, const std::string& what) {
+  return CLI::Validator(
+      [min, what](std::string& text) -> std::string {
+        std::optional<long long> v = parse_int(text);
+        if (v && *v >= min) return "";
+        return "expected " + what + " (a whole number >= " + std::to_string(min) + "), got '" + text + "'";
+      },
+      "INT>=" + std::to_string(min));
+}
+
+/// The "Examples:" footer of one command.
+std::string examples(std::initializer_list<const char*> lines) {
+  std::string out = "Examples:";
+  for (const char* l : lines) out += std::string("\n  ") + l;
+  return out;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
   CLI::App app{kDescription, "nasforge"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "nasforge 0.1.0");
-  app.footer(
-      "Examples:\n"
-      "  nasforge run configs/quickstart.yaml\n"
-      "  nasforge trials --storage sqlite:///quickstart.db --study quickstart --format json\n"
-      "  nasforge best --storage sqlite:///quickstart.db --study quickstart --top 5\n"
-      "  nasforge best --storage sqlite:///quickstart.db --study quickstart --where \"macs<2e6\" --sort latency_ms\n"
-      "  nasforge export --storage sqlite:///quickstart.db --study quickstart --trial 0 --out best-model\n"
-      "  nasforge resume --storage sqlite:///quickstart.db --study quickstart --n-trials 100\n"
-      "  nasforge copy --from sqlite:///quickstart.db --to sqlite:///backup.db --study quickstart\n"
-      "Run 'nasforge COMMAND --help' for a command's options.");
   CommonArgs a;
   int top = 1;
-  bool yes = false;
+  bool yes = false, force = false;
   int trial_number = -1;
   std::vector<double> values;
   std::string state_name, reason, file;
   std::vector<std::string> states, where;
   std::string sort_key;
+  const CLI::Validator n_trials_check = at_least(1, "a number of trials") & CLI::Range(1, 100000000);
 
   auto* run = app.add_subcommand("run", "create a study from a YAML file and run it (continues it if it exists "
                                         "with the same file)");
@@ -806,61 +985,77 @@ int run_cli(int argc, char** argv) {
   add_storage(run, a, false);
   run->add_option("--study", a.study, "study name (overrides study.name)");
   run->add_option("--n-trials", a.n_trials, "target number of finished trials (overrides study.n_trials)")
-      ->check(CLI::Range(1, 100000000));
-  run->add_option("--timeout", a.timeout_s, "stop starting trials after S seconds")->check(CLI::PositiveNumber);
+      ->check(n_trials_check);
+  run->add_option("--timeout", a.timeout_s, "stop starting trials after S seconds")->check(kSeconds);
   run->add_option("--workers", a.workers, "worker processes sharing the study (default 1)")->check(CLI::Range(1, 256));
   run->add_flag("--quiet,-q", a.quiet, "no progress output");
+  run->footer(examples({"nasforge run configs/quickstart.yaml",
+                        "nasforge run configs/quickstart.yaml --workers 2 --timeout 600",
+                        "nasforge run study.yaml --storage sqlite:///runs/study.db --study study-v2"}));
 
   auto* resume = app.add_subcommand("resume", "continue a stored study after a stop or crash");
   add_storage(resume, a, true);
   resume->add_option("--study", a.study, "study name")->required();
-  resume->add_option("--n-trials", a.n_trials, "new target number of finished trials")->check(CLI::Range(1, 100000000));
-  resume->add_option("--timeout", a.timeout_s, "stop starting trials after S seconds")->check(CLI::PositiveNumber);
+  resume->add_option("--n-trials", a.n_trials, "new target number of finished trials")->check(n_trials_check);
+  resume->add_option("--timeout", a.timeout_s, "stop starting trials after S seconds")->check(kSeconds);
   resume->add_option("--workers", a.workers, "worker processes (default 1)")->check(CLI::Range(1, 256));
   resume->add_flag("--quiet,-q", a.quiet, "no progress output");
+  resume->footer(examples({"nasforge resume --storage sqlite:///quickstart.db --study quickstart",
+                           "nasforge resume --storage sqlite:///quickstart.db --study quickstart --n-trials 100"}));
 
   auto* worker = app.add_subcommand("worker", "run trials of a stored study until its target (start any number, "
                                               "on any machine sharing the storage)");
   add_storage(worker, a, true);
   worker->add_option("--study", a.study, "study name")->required();
-  worker->add_option("--n-trials", a.n_trials, "target number of finished trials")->check(CLI::Range(1, 100000000));
-  worker->add_option("--timeout", a.timeout_s, "stop starting trials after S seconds")->check(CLI::PositiveNumber);
+  worker->add_option("--n-trials", a.n_trials, "target number of finished trials")->check(n_trials_check);
+  worker->add_option("--timeout", a.timeout_s, "stop starting trials after S seconds")->check(kSeconds);
   worker
       ->add_option("--worker-index", a.worker_index,
                    "distinct per worker (e.g. the Slurm array or Kubernetes completion index); seeds its own sampler "
                    "stream reproducibly. Without it, a random stream: workers still propose different trials")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0, "a worker index"));
   worker->add_flag("--quiet,-q", a.quiet, "no progress output");
+  worker->footer(examples({"nasforge worker --storage postgresql://nasforge@db-host:5432/nasforge --study big "
+                           "--worker-index 3"}));
 
   auto* create = app.add_subcommand("create", "create a study from a YAML file without running it (for ask/tell)");
   create->add_option("STUDY_YAML", file, "study file")->required()->check(CLI::ExistingFile);
   add_storage(create, a, false);
   create->add_option("--study", a.study, "study name (overrides study.name)");
+  create->footer(examples({"nasforge create study.yaml --storage sqlite:///study.db"}));
 
   auto* validate = app.add_subcommand("validate", "check a study file and report the first problem");
   validate->add_option("STUDY_YAML", file, "study file")->required()->check(CLI::ExistingFile);
+  validate->footer(examples({"nasforge validate configs/quickstart.yaml"}));
 
   auto* studies = app.add_subcommand("studies", "list the studies in a storage");
   add_storage(studies, a, true);
   add_format(studies, a);
+  studies->footer(examples({"nasforge studies --storage sqlite:///quickstart.db"}));
 
   auto* trials = app.add_subcommand("trials", "list the trials of a study");
   add_storage(trials, a, true);
   trials->add_option("--study", a.study, "study name")->required();
   trials->add_option("--state", states, "only these states (complete, pruned, fail, running, waiting)");
   add_format(trials, a);
+  trials->footer(examples({"nasforge trials --storage sqlite:///quickstart.db --study quickstart --format json",
+                           "nasforge trials --storage sqlite:///quickstart.db --study quickstart --state fail"}));
 
   auto* best = app.add_subcommand("best", "the best trial(s): top K by value, or the Pareto set for several "
                                           "objectives");
   add_storage(best, a, true);
   best->add_option("--study", a.study, "study name")->required();
-  best->add_option("--top", top, "how many (single objective, or with --sort)")->check(CLI::PositiveNumber);
+  best->add_option("--top", top, "how many (single objective, or with --sort)")
+      ->check(at_least(1, "how many trials to show"));
   best->add_option("--where", where,
                    "keep trials where KEY OP VALUE holds; repeatable; KEY is value, a parameter or a metric "
                    "(macs, params, size_bytes, peak_mem_bytes, latency_ms, val_accuracy, ...), OP one of "
                    "< <= > >= == !=, e.g. --where \"macs<5e6\" --where \"latency_ms<2\"");
   best->add_option("--sort", sort_key, "order by KEY[:asc|:desc] instead of the objective, e.g. latency_ms");
   add_format(best, a);
+  best->footer(examples({"nasforge best --storage sqlite:///quickstart.db --study quickstart --top 5",
+                         "nasforge best --storage sqlite:///quickstart.db --study quickstart --where \"macs<2e6\" "
+                         "--sort latency_ms"}));
 
   std::string out_dir;
   bool evaluate_after = false;
@@ -868,24 +1063,41 @@ int run_cli(int argc, char** argv) {
                                            "weights) to a folder that 'nasforge evaluate' can rebuild");
   add_storage(exp, a, true);
   exp->add_option("--study", a.study, "study name")->required();
-  exp->add_option("--trial", trial_number, "trial number")->required();
-  exp->add_option("--out", out_dir, "output folder (created)")->required();
+  exp->add_option("--trial", trial_number, "trial number")->required()->check(at_least(0, "a trial number"));
+  exp->add_option("--out", out_dir, "output folder: new or empty (created), outside the storage's trial files")
+      ->required();
+  exp->add_flag("--force", force,
+                "export into a non-empty folder, replacing its model.json and weights.pt (other files stay)");
   exp->add_flag("--evaluate", evaluate_after, "rebuild the exported model and evaluate it on its validation data");
   exp->add_option("--device", a.device, "auto, cpu or cuda (with --evaluate)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  exp->footer(examples({"nasforge export --storage sqlite:///quickstart.db --study quickstart --trial 0 --out best-model",
+                        "nasforge export --storage sqlite:///quickstart.db --study quickstart --trial 3 --out "
+                        "best-model --force --evaluate"}));
 
   auto* eval = app.add_subcommand("evaluate", "rebuild an exported (or a trial's saved) model and evaluate it on "
                                               "the validation split of the data it was trained on");
   eval->add_option("MODEL_DIR", file, "folder with model.json and weights.pt")->required()->check(CLI::ExistingDirectory);
   eval->add_option("--device", a.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   eval->add_option("--format", a.format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  eval->footer(examples({"nasforge evaluate best-model --format json"}));
 
-  auto* del = app.add_subcommand("delete", "delete a study and all its trials");
+  auto* del = app.add_subcommand("delete", "delete a study, all its trials and its trial files (the study's folder "
+                                           "of saved weights next to the database)");
   add_storage(del, a, true);
   del->add_option("--study", a.study, "study name")->required();
   del->add_flag("--yes", yes, "confirm");
+  del->footer(examples({"nasforge delete --storage sqlite:///quickstart.db --study quickstart --yes"}));
 
-  std::string copy_from, copy_to, copy_as;
+  std::string new_name;
+  auto* rename = app.add_subcommand("rename", "give a study a new name; its trial files move with it");
+  add_storage(rename, a, true);
+  rename->add_option("--study", a.study, "current name")->required();
+  rename->add_option("--as", new_name, "new name (letters, digits, '.', '_', '-')")->required();
+  rename->footer(std::string(kStudyNameRule) + ".\n" +
+                 examples({"nasforge rename --storage sqlite:///old.db --study 'my study' --as my-study"}));
+
+  std::string copy_from, copy_to;
   auto* copy_cmd = app.add_subcommand(
       "copy",
       "copy a study with all its trials (values, intermediate values, attributes, datetimes) to another "
@@ -895,25 +1107,50 @@ int run_cli(int argc, char** argv) {
       ->required();
   copy_cmd->add_option("--to", copy_to, "storage URL to copy to (a new SQLite file is created)")->required();
   copy_cmd->add_option("--study", a.study, "name of the study to copy")->required();
-  copy_cmd->add_option("--as", copy_as, "name in the destination (default: the same name); must not exist there");
+  copy_cmd->add_option("--as", new_name, "name in the destination (default: the same name); must not exist there");
   copy_cmd->footer(
-      "The copy is one transaction in the destination: it appears whole or not at all. RUNNING trials are copied as "
-      "RUNNING with a fresh heartbeat, so a worker on the destination fails and retries them after the grace "
-      "period.\nExample:\n  nasforge copy --from sqlite:///study.db --to postgresql://nasforge@db-host:5432/nasforge "
-      "--study quickstart\n");
+      "The source is read whole before anything is written. The trials go into the destination in one transaction; "
+      "trial files are copied into a staging folder first and moved into place after the trials, so a copy killed "
+      "at any point leaves no study, or one that commands refuse as unfinished until the same copy command is run "
+      "again (it finishes the move). RUNNING trials are copied as RUNNING with a fresh heartbeat, so a worker on the "
+      "destination fails and retries them after the grace period.\n" +
+      examples({"nasforge copy --from sqlite:///study.db --to postgresql://nasforge@db-host:5432/nasforge "
+                "--study quickstart",
+                "nasforge copy --from sqlite:///quickstart.db --to sqlite:///backup.db --study quickstart"}));
 
   auto* ask = app.add_subcommand("ask", "start a trial of a stored study and print {number, params} as JSON");
   add_storage(ask, a, true);
   ask->add_option("--study", a.study, "study name")->required();
+  ask->add_flag("--force", force, "start a trial even when the study has reached its n_trials target");
+  ask->footer(examples({"nasforge ask --storage sqlite:///study.db --study study"}));
 
   auto* tell = app.add_subcommand("tell", "finish a trial started with ask");
   add_storage(tell, a, true);
   tell->add_option("--study", a.study, "study name")->required();
-  tell->add_option("--trial", trial_number, "trial number printed by ask")->required();
-  tell->add_option("--values", values, "objective value(s): COMPLETE");
-  tell->add_option("--state", state_name, "pruned or fail instead of values")
-      ->check(CLI::IsMember({"pruned", "fail", "PRUNED", "FAIL"}));
+  tell->add_option("--trial", trial_number, "trial number printed by ask")->required()
+      ->check(at_least(0, "a trial number"));
+  tell->add_option("--values", values, "objective value(s), one per objective: COMPLETE");
+  tell->add_option("--state", state_name, "instead of values")->check(CLI::IsMember({"pruned", "fail"}, CLI::ignore_case));
   tell->add_option("--reason", reason, "why it failed (with --state fail)");
+  tell->footer(examples({"nasforge tell --storage sqlite:///study.db --study study --trial 0 --values 0.93",
+                         "nasforge tell --storage sqlite:///study.db --study study --trial 1 --state fail --reason OOM"}));
+
+  auto* help = app.add_subcommand("help", "show the help of a command (nasforge help run)");
+  std::string help_topic;
+  help->add_option("COMMAND", help_topic, "command");
+
+  // After the subcommands: they would inherit it.
+  app.footer(examples({"nasforge run configs/quickstart.yaml",
+                       "nasforge best --storage sqlite:///quickstart.db --study quickstart --top 5",
+                       "nasforge resume --storage sqlite:///quickstart.db --study quickstart --n-trials 100"}) +
+             "\nRun 'nasforge COMMAND --help' (or 'nasforge help COMMAND') for a command's options and examples.");
+
+  std::vector<std::string> commands;
+  for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) commands.push_back(sub->get_name());
+  if (argc >= 2 && argv[1][0] != '-' && std::find(commands.begin(), commands.end(), argv[1]) == commands.end()) {
+    throw UsageError(std::string("unknown command '") + argv[1] + "'" + did_you_mean(argv[1], commands) +
+                     "; the commands are " + join(commands, ", ") + " (nasforge --help describes them)");
+  }
 
   try {
     app.parse(argc, argv);
@@ -927,6 +1164,18 @@ int run_cli(int argc, char** argv) {
     throw UsageError(e.what());
   }
 
+  if (*help) {
+    if (help_topic.empty()) {
+      std::cout << app.help();
+      return 0;
+    }
+    if (std::find(commands.begin(), commands.end(), help_topic) == commands.end()) {
+      throw UsageError("no command '" + help_topic + "'" + did_you_mean(help_topic, commands) + "; the commands are " +
+                       join(commands, ", "));
+    }
+    std::cout << app.get_subcommand(help_topic)->help();
+    return 0;
+  }
   if (*run) return cmd_run(file, a);
   if (*resume) return cmd_resume(a);
   if (*worker) return cmd_worker(a);
@@ -936,10 +1185,11 @@ int run_cli(int argc, char** argv) {
   if (*trials) return cmd_trials(a, states);
   if (*best) return cmd_best(a, top, where, sort_key);
   if (*del) return cmd_delete(a, yes);
-  if (*exp) return cmd_export(a, trial_number, out_dir, evaluate_after);
+  if (*rename) return cmd_rename(a, new_name);
+  if (*exp) return cmd_export(a, trial_number, out_dir, evaluate_after, force);
   if (*eval) return cmd_evaluate(file, a);
-  if (*copy_cmd) return cmd_copy(copy_from, copy_to, a.study, copy_as);
-  if (*ask) return cmd_ask(a);
+  if (*copy_cmd) return cmd_copy(copy_from, copy_to, a.study, new_name);
+  if (*ask) return cmd_ask(a, force);
   if (*tell) return cmd_tell(a, trial_number, values, state_name, reason);
   return 0;
 }

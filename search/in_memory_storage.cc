@@ -109,6 +109,15 @@ void InMemoryStorage::delete_study(std::int64_t study_id) {
   studies_.erase(study_id);
 }
 
+void InMemoryStorage::rename_study(std::int64_t study_id, const std::string& new_name) {
+  check_study_name(new_name, "new name");
+  std::lock_guard<std::mutex> lock(mu_);
+  StudyRecord& s = study_locked(study_id);
+  if (s.info.name == new_name) return;
+  check_name_free_locked(new_name);
+  s.info.name = new_name;
+}
+
 std::optional<std::int64_t> InMemoryStorage::find_study(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [id, s] : studies_) {

@@ -24,6 +24,8 @@ class InMemoryStorage : public Storage {
   /// See Storage.
   void delete_study(std::int64_t study_id) override;
   /// See Storage.
+  void rename_study(std::int64_t study_id, const std::string& new_name) override;
+  /// See Storage.
   std::optional<std::int64_t> find_study(const std::string& name) override;
   /// See Storage.
   StudyInfo get_study(std::int64_t study_id) override;

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <thread>
@@ -132,14 +133,17 @@ struct Lost {
 // Thrown for serialization failures and deadlocks; the transaction runs again.
 struct Conflict {};
 
+// Waits beyond this are typos (1e30), and deadlines after them would overflow the steady clock.
+constexpr double kMaxWaitS = 1e9;
+
 // Options nasforge reads from the URL's query string; the rest goes to libpq.
 bool take_option(const std::string& key, const std::string& value, PostgresOptions& o, const std::string& url) {
   auto seconds = [&](double& out) {
     char* end = nullptr;
     double v = std::strtod(value.c_str(), &end);
-    if (value.empty() || *end != '\0' || !std::isfinite(v) || v < 0) {
+    if (value.empty() || *end != '\0' || !std::isfinite(v) || v < 0 || v > kMaxWaitS) {
       throw ValueError("PostgreSQL URL '" + redact_url(url) + "': option " + key + "=" + value +
-                       " must be a number of seconds >= 0");
+                       " must be a number of seconds from 0 to 1e9");
     }
     out = v;
   };
@@ -251,6 +255,83 @@ class Result {
   PGresult* r_;
 };
 
+// The URL's password as written (still percent-encoded), "" when it has none; libpq quotes URLs and tokens in
+// its messages, and those must not carry it.
+std::string url_password(const std::string& url) {
+  std::string redacted = redact_url(url);
+  if (redacted == url) return "";
+  std::size_t colon = redacted.find("***");
+  std::size_t tail = redacted.size() - colon - 3;
+  return url.substr(colon, url.size() - colon - tail);
+}
+
+std::string without_password(std::string msg, const std::string& url) {
+  std::string password = url_password(url);
+  if (password.empty()) return msg;
+  for (std::size_t at = msg.find(password); at != std::string::npos; at = msg.find(password, at + 3)) {
+    msg.replace(at, password.size(), "***");
+  }
+  return msg;
+}
+
+// Values of libpq options that no connection attempt can accept, checked before the first one so that a typo
+// fails at once instead of after connect_wait_s of retries. libpq parses these as integers.
+void check_libpq_option(const std::string& key, const std::string& value, const std::string& url) {
+  const std::string where = "PostgreSQL URL '" + redact_url(url) + "': ";
+  auto integer = [](const std::string& text, long min, long max) {
+    if (text.empty() || text.size() > 10) return false;
+    std::size_t i = text[0] == '-' ? 1 : 0;
+    if (i == text.size() || !std::all_of(text.begin() + static_cast<long>(i), text.end(),
+                                         [](char c) { return c >= '0' && c <= '9'; })) {
+      return false;
+    }
+    long v = std::stol(text);
+    return v >= min && v <= max;
+  };
+  if (key == "port") {
+    // One port per host in a multi-host URL; an empty one means the default.
+    for (const std::string& port : split_on(value, ',')) {
+      if (!port.empty() && !integer(port, 1, 65535)) {
+        throw ValueError(where + "port '" + port + "' is not a port number; use an integer from 1 to 65535, or no " +
+                         "port for the default 5432 (postgresql://user@host:5432/database)");
+      }
+    }
+  } else if (key == "connect_timeout" || key == "keepalives" || key == "keepalives_idle" ||
+             key == "keepalives_interval" || key == "keepalives_count" || key == "tcp_user_timeout") {
+    if (!integer(value, std::numeric_limits<int>::min(), std::numeric_limits<int>::max())) {
+      throw ValueError(where + "option " + key + "=" + value + " must be a whole number (libpq reads it as an int)");
+    }
+  } else if (key == "sslmode") {
+    static const char* const modes[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
+    if (std::find(std::begin(modes), std::end(modes), value) == std::end(modes)) {
+      throw ValueError(where + "sslmode '" + value +
+                       "' is not an SSL mode; use disable, allow, prefer, require, verify-ca or verify-full");
+    }
+  }
+}
+
+// Whether a failed connection attempt was libpq refusing the connection options themselves (a value only the
+// connect step checks, such as target_session_attrs=bogus, or more ports than hosts): retrying cannot help.
+bool option_error(const std::string& msg) {
+  static const char* const signs[] = {"invalid URI",
+                                      "invalid connection option",
+                                      "invalid port number",
+                                      "invalid integer value",
+                                      "could not match",
+                                      "invalid SSL protocol version",
+                                      " invalid when "};
+  for (const char* sign : signs) {
+    if (msg.find(sign) != std::string::npos) return true;
+  }
+  // "invalid sslmode value: ...", "invalid target_session_attrs value: ...", one per enumerated option
+  for (std::size_t at = msg.find("invalid "); at != std::string::npos; at = msg.find("invalid ", at + 1)) {
+    std::size_t end = at + 8;
+    while (end < msg.size() && (std::islower(static_cast<unsigned char>(msg[end])) || msg[end] == '_')) ++end;
+    if (end > at + 8 && msg.compare(end, 8, " value: ") == 0) return true;
+  }
+  return false;
+}
+
 TrialState parse_state(const std::string& text) {
   try {
     return parse_trial_state(text);
@@ -290,6 +371,22 @@ PostgresUrl parse_postgres_url(const std::string& url) {
     }
   }
   out.conninfo = base + (kept.empty() ? "" : "?" + join(kept, "&"));
+  // libpq's own parser rejects malformed URLs and unknown options without connecting.
+  char* error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(out.conninfo.c_str(), &error);
+  if (parsed == nullptr) {
+    std::string msg = error ? one_line(error) : "out of memory parsing it";
+    if (error) PQfreemem(error);
+    if (msg.find("invalid URI query parameter") != std::string::npos) {
+      msg += " (nasforge's own URL options are reconnect_wait_s, connect_wait_s and artifacts, the rest must be "
+             "libpq connection parameters: sslmode, connect_timeout, application_name, ...)";
+    }
+    throw ValueError("PostgreSQL URL '" + redact_url(url) + "': " + without_password(msg, url) + "; " + forms);
+  }
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> owned(parsed, &PQconninfoFree);
+  for (const PQconninfoOption* option = parsed; option->keyword != nullptr; ++option) {
+    if (option->val != nullptr) check_libpq_option(option->keyword, option->val, url);
+  }
   return out;
 }
 
@@ -343,16 +440,12 @@ struct PostgresStorage::Impl {
     if (conn == nullptr) throw StorageError("out of memory connecting to " + where());
     if (PQstatus(conn) != CONNECTION_OK) {
       std::string msg = one_line(PQerrorMessage(conn));
-      bool fatal = PQconnectionNeedsPassword(conn) || msg.find("does not exist") != std::string::npos ||
-                   msg.find("authentication failed") != std::string::npos ||
-                   msg.find("invalid URI") != std::string::npos ||
-                   msg.find("invalid connection option") != std::string::npos;
+      msg = without_password(msg, url);
+      bool options = option_error(msg);
+      bool fatal = options || PQconnectionNeedsPassword(conn) || msg.find("does not exist") != std::string::npos ||
+                   msg.find("authentication failed") != std::string::npos;
       disconnect();
-      if (msg.find("invalid URI query parameter") != std::string::npos) {
-        msg +=
-            "; nasforge's own URL options are reconnect_wait_s, connect_wait_s and artifacts, the rest must be "
-            "libpq connection parameters (sslmode, connect_timeout, application_name, ...)";
-      }
+      if (options) msg += " (libpq rejects the URL's connection options; fix the URL, retrying cannot help)";
       if (fatal) throw StorageError("cannot connect to " + where() + ": " + msg);
       throw Lost{msg};
     }
@@ -420,7 +513,9 @@ struct PostgresStorage::Impl {
   }
 
   Steady::time_point deadline_after(double s) {
-    return Steady::now() + std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(s));
+    // Options set in code skip the URL's bound; converting a larger wait to clock ticks would overflow.
+    if (!(s <= kMaxWaitS)) s = kMaxWaitS;
+    return Steady::now() + std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(std::max(0.0, s)));
   }
 
   // Connects, retrying while the server is unreachable until `deadline`.
@@ -840,6 +935,22 @@ void PostgresStorage::delete_study(std::int64_t study_id) {
   impl_->transaction(true, false, "deleting a study", [&] {
     impl_->lock_study(study_id);
     impl_->q("DELETE FROM studies WHERE study_id = $1", {p(study_id)});
+  });
+}
+
+void PostgresStorage::rename_study(std::int64_t study_id, const std::string& new_name) {
+  check_study_name(new_name, "new name");
+  std::lock_guard<std::mutex> lock(mu_);
+  // Idempotent: rerun after a lost COMMIT reply, it finds the study already carrying the new name.
+  impl_->transaction(true, true, "renaming a study", [&] {
+    impl_->lock_study(study_id);
+    Result e = impl_->q("SELECT study_id FROM studies WHERE study_name = $1", {p(new_name)});
+    if (e.rows()) {
+      if (e.i64(0, 0) == study_id) return;
+      throw DuplicateStudyError("a study named '" + new_name + "' already exists in " + impl_->where() + " (id " +
+                                e.text(0, 0) + ")");
+    }
+    impl_->q("UPDATE studies SET study_name = $2 WHERE study_id = $1", {p(study_id), p(new_name)});
   });
 }
 

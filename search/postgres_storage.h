@@ -17,7 +17,8 @@ struct PostgresOptions {
   /// How long one operation keeps reconnecting and retrying while the server is unreachable (a restart, a failover)
   /// before it gives up with a StorageError.
   double reconnect_wait_s = 300.0;
-  /// How long the first connection is retried (a worker started before the database is up).
+  /// How long the first connection is retried (a worker started before the database is up); only failures that
+  /// can go away (refused, server starting, unreachable host) are retried, never a rejected URL or password.
   double connect_wait_s = 30.0;
   /// Folder for trial files (weights), one subfolder per study; "" keeps none. A shared filesystem when workers run
   /// on several machines.
@@ -57,7 +58,8 @@ struct PostgresUrl {
   PostgresOptions options;  ///< Defaults overridden by the URL's options.
 };
 
-/// Parses "postgresql://user:password@host:port/database?option=value"; ValueError naming the bad part otherwise.
+/// Parses "postgresql://user:password@host:port/database?option=value" and checks it with libpq's parser and the
+/// values no server could accept (port, integer options, sslmode); ValueError quoting the bad part otherwise.
 PostgresUrl parse_postgres_url(const std::string& url);
 
 /// Storage in a PostgreSQL database, for workers on many machines. All tables live in the schema "nasforge", so
@@ -92,6 +94,8 @@ class PostgresStorage : public Storage {
   using Storage::create_study;
   /// See Storage.
   void delete_study(std::int64_t study_id) override;
+  /// See Storage.
+  void rename_study(std::int64_t study_id, const std::string& new_name) override;
   /// See Storage.
   std::optional<std::int64_t> find_study(const std::string& name) override;
   /// See Storage.

@@ -3,7 +3,9 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -12,6 +14,8 @@
 #include <functional>
 #include <random>
 #include <thread>
+
+#include <unistd.h>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -119,9 +123,18 @@ CREATE TABLE IF NOT EXISTS trial_heartbeats (
 // escapes this file.
 struct Busy {};
 
+// What a user can do about a damaged file; nasforge itself writes nothing to it.
+constexpr const char* kDamagedAdvice =
+    "nasforge will not write to it. Keep a copy of the file, then recover what is readable into a new file with "
+    "Debian's sqlite3: sqlite3 DAMAGED.db .recover | sqlite3 RECOVERED.db";
+
 [[noreturn]] void raise_sqlite(sqlite3* db, int rc, const std::string& path, const std::string& doing) {
   int primary = rc & 0xff;
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) throw Busy{};
+  if (primary == SQLITE_CORRUPT) {
+    throw StorageError("'" + path + "' is damaged (SQLite says: " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) +
+                       " while " + doing + "); " + kDamagedAdvice);
+  }
   if (primary == SQLITE_NOTADB) {
     throw StorageError("'" + path + "' is not a SQLite database (SQLite says: " + sqlite3_errstr(rc) +
                        "); nasforge will not use or modify it. Point the storage URL at a new file or an existing "
@@ -254,6 +267,14 @@ std::string sqlite_path_from_url(const std::string& url) {
   if (path.find('?') != std::string::npos) {
     throw ValueError("SQLite URL '" + url + "' has query options, which are not supported; " + forms);
   }
+  if (path.find('#') != std::string::npos) {
+    throw ValueError("SQLite URL '" + url + "' has a '#' fragment; a '#' in a database file name is not supported; " +
+                     forms);
+  }
+  if (path == ":memory:") {
+    throw ValueError("SQLite URL '" + url + "' names SQLite's in-memory database, which keeps nothing after the "
+                     "command ends; use --storage memory for a throw-away study in one process, or a file: " + forms);
+  }
   return path;
 }
 
@@ -283,8 +304,15 @@ struct SqliteStorage::Impl {
   void open() {
     if (path.empty()) throw ValueError("SQLite storage needs a file path, got an empty one");
     if (path != ":memory:") inspect_file(path);
-    int rc =
-        sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    int mode = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    std::string name = path;
+    if (options.read_only && !folder_writable(path)) {
+      // A WAL reader needs a -shm file beside the database; in a folder nobody may write to, nobody can be writing
+      // the database either, so it is read as immutable (no locks, no -shm).
+      name = immutable_uri(path);
+      mode |= SQLITE_OPEN_URI;
+    }
+    int rc = sqlite3_open_v2(name.c_str(), &db, mode | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
       throw StorageError("cannot open SQLite database '" + path + "': " + msg);
@@ -319,6 +347,15 @@ struct SqliteStorage::Impl {
                          "storage URL at a new file or an existing nasforge database.");
     }
     if (version) check_version(*version);
+    if (version) check_integrity();
+    if (options.read_only) {
+      if (!version) {
+        throw NotFoundError("'" + path + "' holds no nasforge studies: it is an empty " +
+                            (file_size(path) == 0 ? "file (0 bytes)" : "SQLite database") +
+                            "; create a study there with 'nasforge run STUDY.yaml --storage sqlite:///" + path + "'");
+      }
+      return;  // WAL mode is a property of the file, set by the writer that created it
+    }
 
     retry("enabling WAL mode", [&] { exec("PRAGMA journal_mode = WAL", "enabling WAL mode"); });
     exec("PRAGMA synchronous = NORMAL", "configuring the connection");
@@ -337,6 +374,49 @@ struct SqliteStorage::Impl {
             .run();
       });
     }
+  }
+
+  // A damaged page found halfway through a command would leave its earlier writes in place, so look at every
+  // page before the first write. quick_check reads each page once (milliseconds for a study database).
+  void check_integrity() {
+    std::vector<std::string> problems;
+    transaction(false, "checking the database", [&] {
+      problems.clear();
+      Stmt st = stmt("PRAGMA quick_check(5)");
+      while (st.step()) problems.push_back(st.text_at(0));
+    });
+    if (problems.size() == 1 && problems[0] == "ok") return;
+    throw StorageError("'" + path + "' is damaged (SQLite's quick_check: " + join(problems, "; ") + "); " +
+                       kDamagedAdvice);
+  }
+
+  static bool folder_writable(const std::string& p) {
+    std::string dir = std::filesystem::path(p).parent_path().string();
+    return ::access(dir.empty() ? "." : dir.c_str(), W_OK) == 0;
+  }
+
+  // "file:/abs/path?immutable=1" with every byte outside [A-Za-z0-9/._-~] percent-encoded (RFC 3986).
+  static std::string immutable_uri(const std::string& p) {
+    std::error_code ec;
+    std::string abs = std::filesystem::absolute(p, ec).string();
+    if (ec) abs = p;
+    std::string out = "file:";
+    for (unsigned char c : abs) {
+      if (std::isalnum(c) || c == '/' || c == '.' || c == '_' || c == '-' || c == '~') {
+        out += static_cast<char>(c);
+      } else {
+        char buf[4];
+        std::snprintf(buf, sizeof buf, "%%%02X", c);
+        out += buf;
+      }
+    }
+    return out + "?immutable=1";
+  }
+
+  static std::uintmax_t file_size(const std::string& p) {
+    std::error_code ec;
+    auto n = std::filesystem::file_size(p, ec);
+    return ec ? 0 : n;
   }
 
   std::optional<std::pair<int, std::string>> read_version() {
@@ -782,6 +862,22 @@ void SqliteStorage::delete_study(std::int64_t study_id) {
   impl_->transaction(true, "deleting a study", [&] {
     impl_->require_study(study_id);
     impl_->stmt("DELETE FROM studies WHERE study_id = ?1").bind_int(1, study_id).run();
+  });
+}
+
+void SqliteStorage::rename_study(std::int64_t study_id, const std::string& new_name) {
+  check_study_name(new_name, "new name");
+  std::lock_guard<std::mutex> lock(mu_);
+  impl_->transaction(true, "renaming a study", [&] {
+    impl_->require_study(study_id);
+    Stmt st = impl_->stmt("SELECT study_id FROM studies WHERE study_name = ?1");
+    if (st.bind_text(1, new_name).step()) {
+      if (st.int_at(0) == study_id) return;
+      throw DuplicateStudyError("a study named '" + new_name + "' already exists in '" + impl_->path + "' (id " +
+                                std::to_string(st.int_at(0)) + ")");
+    }
+    impl_->stmt("UPDATE studies SET study_name = ?2 WHERE study_id = ?1").bind_int(1, study_id).bind_text(2, new_name)
+        .run();
   });
 }
 

@@ -16,9 +16,13 @@ namespace nasforge {
 struct SqliteOptions {
   double lock_wait_s = 60.0;  ///< Total time one operation retries a locked database before a StorageError.
   int busy_timeout_ms = 200;  ///< SQLite's own wait per attempt; the retry loop adds jittered backoff on top.
+  /// Open for reading only: nothing is written (no schema, no WAL switch), so a file in a read-only folder can be
+  /// listed; a file without nasforge's schema (an empty one) is a NotFoundError.
+  bool read_only = false;
 };
 
-/// The file path in a "sqlite:///relative.db" or "sqlite:////absolute.db" URL; ValueError for anything else.
+/// The file path in a "sqlite:///relative.db" or "sqlite:////absolute.db" URL; ValueError for anything else,
+/// including query options, a '#' fragment and SQLite's ":memory:" (which would keep nothing).
 std::string sqlite_path_from_url(const std::string& url);
 
 /// Storage in one SQLite file, shared safely by several processes on one machine (WAL mode, every write one
@@ -46,6 +50,8 @@ class SqliteStorage : public Storage {
   using Storage::create_study;
   /// See Storage.
   void delete_study(std::int64_t study_id) override;
+  /// See Storage.
+  void rename_study(std::int64_t study_id, const std::string& new_name) override;
   /// See Storage.
   std::optional<std::int64_t> find_study(const std::string& name) override;
   /// See Storage.

@@ -136,6 +136,13 @@ class Storage {
   /// Folder next to the data that holds trial files (weights), one subfolder per study; "" when the backend
   /// keeps no files.
   virtual std::string artifact_root() const = 0;
+  /// The folder of study `name`'s trial files: artifact_root()/name, or "" when the backend keeps no files.
+  /// ValueError (saying how to rename it) when `name` breaks kStudyNameRule, so that no stored name can point a
+  /// file operation outside the study's own folder.
+  std::string study_artifact_dir(const std::string& name) const;
+  /// Renames a study; NotFoundError when absent, DuplicateStudyError when `new_name` is taken, ValueError when it
+  /// breaks kStudyNameRule. Only the database changes: moving the trial files is the caller's job.
+  virtual void rename_study(std::int64_t study_id, const std::string& new_name) = 0;
 
   /// Creates study `study.name` (directions, user and system attributes) holding `trials` exactly as given
   /// (numbers, states, datetimes, params, values, intermediate values, attributes; trial ids are new), all in one
@@ -145,9 +152,27 @@ class Storage {
   virtual std::int64_t import_study(const StudyInfo& study, const std::vector<FrozenTrial>& trials) = 0;
 };
 
+/// Whether a command may write to the storage it opens (open_storage).
+enum class StorageAccess { kReadWrite, kReadOnly };
+
+/// The rule every study name follows, for messages: a name is also the folder of the study's trial files, so it
+/// can hold nothing a file system or a terminal would read as something else.
+inline constexpr const char* kStudyNameRule =
+    "a study name is 1 to 128 characters from A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter, a digit or "
+    "'_' (it is also the name of the folder holding the study's trial files)";
+/// Why `name` cannot be a study name (kStudyNameRule), e.g. "contains '/' at position 3"; nullopt when it can.
+std::optional<std::string> study_name_problem(const std::string& name);
+/// `name` in single quotes with control, non-ASCII and quote bytes escaped as \xNN, safe to print anywhere.
+std::string quote_study_name(const std::string& name);
+/// Throws ValueError "<what> <quoted name> is not a valid study name: <problem>; <rule>" for a name that breaks
+/// kStudyNameRule.
+void check_study_name(const std::string& name, const std::string& what);
+
 /// Opens a storage by URL: "memory" (this process only), "sqlite:///relative.db", "sqlite:////absolute.db" or
 /// "postgresql://user:password@host:port/database". An unknown scheme is a ValueError listing the supported ones.
-std::shared_ptr<Storage> open_storage(const std::string& url);
+/// kReadOnly opens a SQLite file without writing to it (listing a database in a read-only folder works, and an
+/// empty file stays empty); the other backends ignore it.
+std::shared_ptr<Storage> open_storage(const std::string& url, StorageAccess access = StorageAccess::kReadWrite);
 /// The URL with its password (if any) replaced by "***", for every message that quotes a storage URL.
 std::string redact_url(const std::string& url);
 

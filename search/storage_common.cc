@@ -60,7 +60,7 @@ void check_grace(double grace_s) {
 }
 
 void check_new_study(const std::string& name, const std::vector<StudyDirection>& directions) {
-  check(!name.empty(), "a study name must not be empty");
+  check_study_name(name, "study");
   check(!directions.empty(), "study '" + name + "' needs at least one direction");
 }
 

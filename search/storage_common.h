@@ -38,7 +38,7 @@ void check_new_trial_state(TrialState state);
 void check_finish(TrialState state, const std::vector<double>& values, std::size_t n_objectives);
 /// Throws ValueError unless the heartbeat grace period is a number >= 0.
 void check_grace(double grace_s);
-/// Throws ValueError unless there is at least one direction and the name is not empty.
+/// Throws ValueError unless there is at least one direction and the name follows kStudyNameRule.
 void check_new_study(const std::string& name, const std::vector<StudyDirection>& directions);
 
 /// A trial for Storage::import_study, validated and normalized.

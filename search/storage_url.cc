@@ -15,7 +15,7 @@ const char* const kSupported =
 
 }  // namespace
 
-std::shared_ptr<Storage> open_storage(const std::string& url) {
+std::shared_ptr<Storage> open_storage(const std::string& url, StorageAccess access) {
   if (url == "memory" || url == ":memory:") return std::make_shared<InMemoryStorage>();
   if (url.rfind("sqlite:", 0) == 0) {
     if (url.rfind("sqlite:///", 0) != 0) {
@@ -24,7 +24,9 @@ std::shared_ptr<Storage> open_storage(const std::string& url) {
                        "before an absolute one; " +
                        kSupported);
     }
-    return std::make_shared<SqliteStorage>(sqlite_path_from_url(url));
+    SqliteOptions options;
+    options.read_only = access == StorageAccess::kReadOnly;
+    return std::make_shared<SqliteStorage>(sqlite_path_from_url(url), options);
   }
   if (url.rfind("postgresql:", 0) == 0 || url.rfind("postgres:", 0) == 0) {
     return std::make_shared<PostgresStorage>(url);

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/strings.h"
 #include "evaluators/objective.h"
+#include "search/storage.h"
 #include "spaces/architecture.h"
 #include "strategies/pruner.h"
 #include "strategies/sampler.h"
@@ -14,6 +15,8 @@
 namespace nasforge {
 
 namespace {
+
+constexpr double kMinHeartbeatS = 0.1;
 
 std::vector<StudyDirection> read_directions(SectionReader& study) {
   ConfigNode one = study.child("direction", "minimize|maximize", "direction of a single objective (default minimize)");
@@ -60,7 +63,15 @@ StudyConfig parse_study_config(const std::string& text, const std::string& name,
   SectionReader study(study_node);
   std::string stem = std::filesystem::path(name).stem().string();
   cfg.name = study.text("name", stem.empty() ? std::string("study") : stem, "study name, unique in its storage");
-  if (cfg.name.empty()) study_node.get("name").fail("must not be empty");
+  if (auto problem = study_name_problem(cfg.name)) {
+    ConfigNode name_node = study_node.get("name");
+    std::string why = " is not a valid study name: " + *problem + "; " + kStudyNameRule;
+    if (!name_node.defined()) {
+      study_node.fail("has no name, and the one the file name gives, " + quote_study_name(cfg.name) + "," + why +
+                      "; set study.name");
+    }
+    name_node.fail(quote_study_name(cfg.name) + why);
+  }
   cfg.directions = read_directions(study);
   auto n_trials = study.optional_integer("n_trials", "number of finished trials to reach, across all workers");
   if (n_trials) {
@@ -78,12 +89,16 @@ StudyConfig parse_study_config(const std::string& text, const std::string& name,
   cfg.max_retry = static_cast<int>(study.integer("max_retry", 0, "re-run a crashed or stale trial up to this many times"));
   study.require(cfg.max_retry >= 0, "max_retry", "must be >= 0, got " + std::to_string(cfg.max_retry));
   cfg.heartbeat_interval_s = study.number("heartbeat_interval_s", 10.0, "how often a running trial proves it is alive");
-  study.require(cfg.heartbeat_interval_s > 0, "heartbeat_interval_s",
-                "must be > 0, got " + format_double(cfg.heartbeat_interval_s));
+  // Heartbeats are stamped in microseconds and written by a thread that wakes up on a timer: far below a tenth of
+  // a second, live trials look stale to other workers, which then fail them.
+  study.require(cfg.heartbeat_interval_s >= kMinHeartbeatS, "heartbeat_interval_s",
+                "must be at least " + format_double(kMinHeartbeatS) + " s, got " +
+                    format_double(cfg.heartbeat_interval_s));
   cfg.grace_period_s = study.number("grace_period_s", 6 * cfg.heartbeat_interval_s,
                                     "a RUNNING trial silent for this long is failed (default 6 heartbeats)");
-  study.require(cfg.grace_period_s > cfg.heartbeat_interval_s, "grace_period_s",
-                "must be greater than heartbeat_interval_s (" + format_double(cfg.heartbeat_interval_s) + "), got " +
+  // One late beat must not cost a live trial.
+  study.require(cfg.grace_period_s >= 2 * cfg.heartbeat_interval_s, "grace_period_s",
+                "must be at least twice heartbeat_interval_s (" + format_double(cfg.heartbeat_interval_s) + "), got " +
                     format_double(cfg.grace_period_s));
   study.finish();
   // After finish(): a misspelt "n_trails" is better reported as an unknown key with its suggestion.

@@ -1,10 +1,15 @@
 #include "core/config.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include <yaml-cpp/eventhandler.h>
 
 #include "core/error.h"
 #include "core/strings.h"
@@ -23,21 +28,162 @@ std::string SourceLocation::to_string() const {
 ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path, YAML::Mark mark)
     : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)), mark_(mark) {}
 
-ConfigNode ConfigNode::parse_file(const std::string& path) {
+std::string read_config_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw NotFoundError(path + ": cannot open file (does it exist and is it readable?)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_string(ss.str(), path);
+  std::string text;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxConfigFileBytes) {
+      struct stat st {};
+      std::string size = ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)
+                             ? std::to_string(st.st_size) + " bytes"
+                             : "more than " + std::to_string(kMaxConfigFileBytes) + " bytes (reading stopped there)";
+      throw ConfigError(path + ": the file is " + size + "; a config file may have at most " +
+                        std::to_string(kMaxConfigFileBytes) + " bytes (16 MiB): is this the right file?");
+    }
+  }
+  return text;
 }
+
+ConfigNode ConfigNode::parse_file(const std::string& path) {
+  return parse_string(read_config_file(path), path);
+}
+
+namespace {
+
+std::string child_path(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+std::string element_path(const std::string& parent, std::size_t index) {
+  return parent + "[" + std::to_string(index) + "]";
+}
+
+// A problem found while the parser streams events, raised out of the parser and reported by parse_string.
+struct EventProblem {
+  YAML::Mark mark;
+  std::string path;
+  std::string what;
+};
+
+// Checks every scalar of one document as the parser reads it, keeping the key path of each node. It runs on
+// events rather than on the loaded tree because the tree may share (or even cycle through) aliased nodes, so a
+// walk over it can take exponential time; events see each alias once.
+class ScalarChecker : public YAML::EventHandler {
+ public:
+  YAML::Mark document_start = YAML::Mark::null_mark();
+
+  void OnDocumentStart(const YAML::Mark& mark) override { document_start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override { node_path(); }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { node_path(); }
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t, const std::string& value) override {
+    bool is_key = !frames_.empty() && frames_.back().is_map && frames_.back().expect_key;
+    std::string path = node_path(&value);
+    std::string where = is_key ? "a key" : "the value";
+    if (auto bad = invalid_utf8_offset(value)) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(value[*bad]));
+      // The bad key itself cannot be quoted readably, so a key's problem is reported at its mapping's path.
+      throw EventProblem{mark, is_key ? frames_.back().path : path,
+                         where + " is not valid UTF-8: the byte at offset " + std::to_string(*bad) +
+                             " (counting from 0) is " + hex +
+                             "; study files must be UTF-8 (was it saved as Latin-1 or another code page?)"};
+    }
+    // yaml-cpp does not implement YAML 1.1 merge keys: `<<: *base` would become an entry named "<<".
+    if (is_key && value == "<<" && tag == "?") {
+      throw EventProblem{mark, frames_.back().path,
+                         "the YAML merge key '<<' is not supported; write the keys out (an alias *name may stand "
+                         "for a whole value)"};
+    }
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    frames_.push_back(Frame{node_path(), false, true, 0, ""});
+  }
+  void OnSequenceEnd() override { frames_.pop_back(); }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    frames_.push_back(Frame{node_path(), true, true, 0, ""});
+  }
+  void OnMapEnd() override { frames_.pop_back(); }
+
+ private:
+  struct Frame {
+    std::string path;
+    bool is_map;
+    bool expect_key = true;
+    std::size_t index = 0;
+    std::string key;
+  };
+
+  // The path of the node that starts now, advancing its parent; `scalar` is its text when it is a scalar. A
+  // non-scalar key (which ConfigNode refuses when read) gets its mapping's path.
+  std::string node_path(const std::string* scalar = nullptr) {
+    if (frames_.empty()) return "";
+    Frame& f = frames_.back();
+    if (!f.is_map) return element_path(f.path, f.index++);
+    if (f.expect_key) {
+      f.expect_key = false;
+      f.key = scalar ? *scalar : "";
+      return f.path;
+    }
+    f.expect_key = true;
+    return child_path(f.path, f.key);
+  }
+
+  std::vector<Frame> frames_;
+};
+
+// The last 1-based line at or before `last_line` whose indentation holds a tab, and that tab's column; YAML forbids
+// tabs there, and yaml-cpp's messages for them ("end of map not found", "illegal map value") do not say so.
+std::optional<std::pair<int, int>> tab_in_indentation(const std::string& text, int last_line) {
+  std::optional<std::pair<int, int>> found;
+  int line = 1;
+  for (std::size_t pos = 0; pos < text.size() && line <= last_line; ++line) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::size_t content = text.find_first_not_of(" \t\r", pos);
+    if (content < end && text[content] != '#') {
+      auto tab = std::find(text.begin() + static_cast<std::ptrdiff_t>(pos),
+                           text.begin() + static_cast<std::ptrdiff_t>(content), '\t');
+      if (tab != text.begin() + static_cast<std::ptrdiff_t>(content)) {
+        found = std::make_pair(line, static_cast<int>(tab - text.begin() - static_cast<std::ptrdiff_t>(pos)) + 1);
+      }
+    }
+    pos = end + 1;
+  }
+  return found;
+}
+
+}  // namespace
 
 ConfigNode ConfigNode::parse_string(const std::string& text, const std::string& name) {
   auto file = std::make_shared<const std::string>(name);
   YAML::Node root;
   try {
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    ScalarChecker checker;
+    parser.HandleNextDocument(checker);
+    if (parser.HandleNextDocument(checker)) {
+      SourceLocation loc{name, checker.document_start.line + 1, 0};
+      throw ConfigError(loc.to_string() +
+                        ": a second YAML document starts at this line; a study file holds one "
+                        "document: remove the line or move what follows into the first document");
+    }
     root = YAML::Load(text);
+  } catch (const EventProblem& p) {
+    ConfigNode(YAML::Node(), file, p.path, p.mark).fail(p.what);
   } catch (const YAML::ParserException& e) {
     SourceLocation loc{name, e.mark.line + 1, e.mark.column + 1};
+    if (auto tab = tab_in_indentation(text, loc.line)) {
+      SourceLocation at{name, tab->first, tab->second};
+      throw ConfigError(at.to_string() +
+                        ": YAML syntax error: a tab in the indentation; YAML allows no tabs in "
+                        "indentation, indent with spaces (the parser said at line " +
+                        std::to_string(loc.line) + ": " + e.msg + ")");
+    }
     throw ConfigError(loc.to_string() + ": YAML syntax error: " + e.msg);
   }
   YAML::Mark mark;
@@ -58,14 +204,14 @@ SourceLocation ConfigNode::location() const {
 }
 
 ConfigNode ConfigNode::get(const std::string& key) const {
-  std::string child_path = path_.empty() ? key : path_ + "." + key;
-  if (!node_.IsMap()) return ConfigNode(YAML::Node(YAML::NodeType::Undefined), file_, child_path, mark_);
+  std::string path = child_path(path_, key);
+  if (!node_.IsMap()) return ConfigNode(YAML::Node(YAML::NodeType::Undefined), file_, path, mark_);
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     if (it->first.IsScalar() && it->first.Scalar() == key) {
-      return ConfigNode(it->second, file_, child_path, it->first.Mark());
+      return ConfigNode(it->second, file_, path, it->first.Mark());
     }
   }
-  return ConfigNode(YAML::Node(YAML::NodeType::Undefined), file_, child_path, mark_);
+  return ConfigNode(YAML::Node(YAML::NodeType::Undefined), file_, path, mark_);
 }
 
 std::vector<std::pair<std::string, ConfigNode>> ConfigNode::entries() const {
@@ -76,8 +222,7 @@ std::vector<std::pair<std::string, ConfigNode>> ConfigNode::entries() const {
     ConfigNode key_node(it->first, file_, path_, it->first.Mark());
     if (!it->first.IsScalar()) key_node.fail("mapping keys must be plain names");
     std::string key = it->first.Scalar();
-    std::string child_path = path_.empty() ? key : path_ + "." + key;
-    ConfigNode child(it->second, file_, child_path, it->first.Mark());
+    ConfigNode child(it->second, file_, child_path(path_, key), it->first.Mark());
     if (!seen.insert(key).second) child.fail("duplicate key '" + key + "'");
     out.emplace_back(key, child);
   }
@@ -89,7 +234,7 @@ std::vector<ConfigNode> ConfigNode::elements() const {
   if (!node_.IsSequence()) return out;
   std::size_t i = 0;
   for (auto it = node_.begin(); it != node_.end(); ++it, ++i) {
-    out.push_back(ConfigNode(*it, file_, path_ + "[" + std::to_string(i) + "]", it->Mark()));
+    out.push_back(ConfigNode(*it, file_, element_path(path_, i), it->Mark()));
   }
   return out;
 }
@@ -128,7 +273,12 @@ double ConfigNode::as_double() const {
 
 std::int64_t ConfigNode::as_int() const {
   if (node_.IsScalar() && node_.Tag() != "!") {
-    if (auto v = parse_int(node_.Scalar())) return *v;
+    const std::string& s = node_.Scalar();
+    if (auto v = parse_int(s)) return *v;
+    std::size_t digits = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    if (digits < s.size() && s.find_first_not_of("0123456789", digits) == std::string::npos) {
+      fail("the integer " + describe() + " does not fit in 64 bits (range -2^63 .. 2^63-1)");
+    }
   }
   fail("expected an integer, got " + describe());
 }

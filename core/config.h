@@ -13,6 +13,14 @@
 
 namespace nasforge {
 
+/// The largest study or config file read; a larger one (or an endless one such as /dev/zero) is refused before it
+/// fills memory.
+inline constexpr std::size_t kMaxConfigFileBytes = std::size_t{16} << 20;
+
+/// The whole of a config file, read in chunks that stop at kMaxConfigFileBytes; NotFoundError if it cannot be
+/// opened, ConfigError naming the file, its size and the cap if it is larger.
+std::string read_config_file(const std::string& path);
+
 /// A position in a configuration file; lines and columns count from 1 (0 = unknown).
 struct SourceLocation {
   std::string file;  ///< Path as the user gave it, or a name such as "<string>".
@@ -30,7 +38,8 @@ class ConfigNode {
 
   /// Parses a YAML file; NotFoundError if it cannot be read, ConfigError (with line) on a syntax error.
   static ConfigNode parse_file(const std::string& path);
-  /// Parses YAML text; `name` stands in for the file name in messages.
+  /// Parses YAML text; `name` stands in for the file name in messages. Besides syntax errors it refuses what
+  /// yaml-cpp would read silently wrong: invalid UTF-8 in a scalar, the merge key `<<`, a second document.
   static ConfigNode parse_string(const std::string& text, const std::string& name = "<string>");
 
   /// False when the key was absent.

@@ -16,7 +16,8 @@ std::int64_t ParamValue::as_int() const {
   if (is_int()) return std::get<std::int64_t>(v_);
   if (is_double()) {
     double d = std::get<double>(v_);
-    if (std::isfinite(d) && d == std::floor(d)) return static_cast<std::int64_t>(d);
+    // Converting a double outside [-2^63, 2^63) to int64 is undefined behaviour, so such values are refused.
+    if (d == std::floor(d) && d >= -0x1p63 && d < 0x1p63) return static_cast<std::int64_t>(d);
   }
   throw ValueError(std::string("expected an integer, got ") + type_name() + " '" + to_string() + "'");
 }

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace nasforge {
@@ -26,6 +28,9 @@ std::optional<double> parse_double(const std::string& text);
 
 /// Parses a whole string as a signed 64-bit integer; nullopt if it is not one.
 std::optional<long long> parse_int(const std::string& text);
+
+/// Offset of the first byte of `text` that does not belong to a well-formed UTF-8 sequence; nullopt if none.
+std::optional<std::size_t> invalid_utf8_offset(std::string_view text);
 
 /// Trims ASCII whitespace at both ends.
 std::string trim(const std::string& s);

@@ -345,5 +345,86 @@ TEST_F(ConfigTest, LookupNameFindsOrSuggests) {
   EXPECT_TRUE(contains(msg, "available: random, grid, tpe")) << msg;
 }
 
+// ---- what yaml-cpp would read silently wrong ----
+
+TEST_F(ConfigTest, InvalidUtf8InAValueNamesKeyPositionOffsetAndByte) {
+  std::string msg = config_error([] { ConfigNode::parse_string("space:\n  x: [a, \"b\xff\"]\n", "u.yaml"); });
+  EXPECT_TRUE(contains(msg, "u.yaml:2:10:")) << msg;
+  EXPECT_TRUE(contains(msg, "key 'space.x[1]'")) << msg;
+  EXPECT_TRUE(contains(msg, "not valid UTF-8")) << msg;
+  EXPECT_TRUE(contains(msg, "offset 1")) << msg;
+  EXPECT_TRUE(contains(msg, "0xFF")) << msg;
+}
+
+TEST_F(ConfigTest, InvalidUtf8InAKeyIsReportedAtItsMapping) {
+  // Latin-1 "é" (0xE9) followed by ASCII is not UTF-8.
+  std::string msg = config_error([] { ConfigNode::parse_string("space:\n  k\xe9y: [a]\n", "u.yaml"); });
+  EXPECT_TRUE(contains(msg, "u.yaml:2:3:")) << msg;
+  EXPECT_TRUE(contains(msg, "key 'space'")) << msg;
+  EXPECT_TRUE(contains(msg, "a key is not valid UTF-8")) << msg;
+  EXPECT_TRUE(contains(msg, "0xE9")) << msg;
+  EXPECT_NO_THROW(ConfigNode::parse_string("name: \xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n"));
+}
+
+TEST_F(ConfigTest, MergeKeyIsRefused) {
+  std::string yaml = "base: &b {low: 0, high: 1}\nspace:\n  x:\n    <<: *b\n    type: float\n";
+  std::string msg = config_error([&] { ConfigNode::parse_string(yaml, "m.yaml"); });
+  EXPECT_TRUE(contains(msg, "m.yaml:4:5:")) << msg;
+  EXPECT_TRUE(contains(msg, "key 'space.x'")) << msg;
+  EXPECT_TRUE(contains(msg, "merge key '<<' is not supported")) << msg;
+  // A quoted "<<" is an ordinary key, and an alias standing for a whole value still works.
+  ConfigNode root = ConfigNode::parse_string("\"<<\": 1\nbase: &b [1, 2]\ncopy: *b\n");
+  EXPECT_EQ(root.get("<<").as_int(), 1);
+  EXPECT_EQ(root.get("copy").elements().size(), 2u);
+}
+
+TEST_F(ConfigTest, SecondDocumentIsAnErrorAtTheLineWhereItStarts) {
+  std::string msg = config_error([] { ConfigNode::parse_string("a: 1\nb: 2\n---\nc: 3\n", "d.yaml"); });
+  EXPECT_TRUE(contains(msg, "d.yaml:3:")) << msg;
+  EXPECT_TRUE(contains(msg, "second YAML document")) << msg;
+  EXPECT_FALSE(config_error([] { ConfigNode::parse_string("a: 1\n---\n", "d.yaml"); }).empty());
+  // An explicit start of the one document, and its end marker, are fine.
+  EXPECT_EQ(ConfigNode::parse_string("---\na: 1\n...\n").get("a").as_int(), 1);
+}
+
+TEST_F(ConfigTest, TabInIndentationIsNamed) {
+  std::string msg = config_error(
+      [] { ConfigNode::parse_string("space:\n  x: {type: int, low: 1, high: 3}\n\ty: [a, b]\n", "t.yaml"); });
+  EXPECT_TRUE(contains(msg, "t.yaml:3:1:")) << msg;
+  EXPECT_TRUE(contains(msg, "YAML allows no tabs in indentation")) << msg;
+  msg = config_error([] { ConfigNode::parse_string("space:\n\tx: [a, b]\n", "t.yaml"); });
+  EXPECT_TRUE(contains(msg, "t.yaml:2:1:")) << msg;
+  EXPECT_TRUE(contains(msg, "no tabs in indentation")) << msg;
+  // A tab inside a value is no indentation.
+  EXPECT_EQ(ConfigNode::parse_string("a: \"x\ty\"\n").get("a").as_string(), "x\ty");
+}
+
+TEST_F(ConfigTest, SelfReferencingAliasDoesNotHang) {
+  EXPECT_NO_THROW(ConfigNode::parse_string("x: &a [1, *a]\n"));
+}
+
+TEST_F(ConfigTest, OversizedFileIsRefusedNamingSizeAndCap) {
+  std::string path = write_file("big.yaml", "a: 1\n" + std::string(kMaxConfigFileBytes, '#'));
+  std::string msg = config_error([&] { ConfigNode::parse_file(path); });
+  EXPECT_TRUE(contains(msg, path)) << msg;
+  EXPECT_TRUE(contains(msg, std::to_string(kMaxConfigFileBytes + 5) + " bytes")) << msg;
+  EXPECT_TRUE(contains(msg, "at most " + std::to_string(kMaxConfigFileBytes))) << msg;
+  EXPECT_EQ(read_config_file(write_file("ok.yaml", "a: 1\n")), "a: 1\n");
+}
+
+TEST_F(ConfigTest, EndlessFileStopsAtTheCap) {
+  std::string msg = config_error([] { read_config_file("/dev/zero"); });
+  EXPECT_TRUE(contains(msg, "/dev/zero")) << msg;
+  EXPECT_TRUE(contains(msg, "more than " + std::to_string(kMaxConfigFileBytes))) << msg;
+}
+
+TEST_F(ConfigTest, IntegerBeyond64BitsSaysSo) {
+  ConfigNode root = ConfigNode::parse_string("n: 18446744073709551616\nm: -9223372036854775808\n", "i.yaml");
+  std::string msg = config_error([&] { root.get("n").as_int(); });
+  EXPECT_TRUE(contains(msg, "i.yaml:1:1:")) << msg;
+  EXPECT_TRUE(contains(msg, "'18446744073709551616' does not fit in 64 bits")) << msg;
+  EXPECT_EQ(root.get("m").as_int(), INT64_MIN);
+}
+
 }  // namespace
 }  // namespace nasforge

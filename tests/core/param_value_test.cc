@@ -38,6 +38,10 @@ TEST_F(ParamValueTest, AccessorsConvertNumbersAndRejectTheRest) {
   EXPECT_THROW(ParamValue(2.5).as_int(), ValueError);
   EXPECT_THROW(ParamValue(INFINITY).as_int(), ValueError);
   EXPECT_THROW(ParamValue(std::nan("")).as_int(), ValueError);
+  // Beyond int64 the conversion would be undefined behaviour; the largest double below 2^63 still converts.
+  EXPECT_THROW(ParamValue(1e300).as_int(), ValueError);
+  EXPECT_THROW(ParamValue(0x1p63).as_int(), ValueError);
+  EXPECT_EQ(ParamValue(-0x1p63).as_int(), INT64_MIN);
   EXPECT_THROW(ParamValue("1").as_int(), ValueError);
   EXPECT_THROW(ParamValue(1).as_bool(), ValueError);
   EXPECT_THROW(ParamValue(true).as_double(), ValueError);

@@ -116,5 +116,16 @@ TEST_F(StringsTest, ParseIntAcceptsWholeIntegersOnly) {
   }
 }
 
+TEST_F(StringsTest, InvalidUtf8OffsetFindsTheFirstBadByte) {
+  EXPECT_EQ(invalid_utf8_offset("plain ascii"), std::nullopt);
+  EXPECT_EQ(invalid_utf8_offset("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"), std::nullopt);  // é € 😀
+  EXPECT_EQ(invalid_utf8_offset("ab\xff"), 2u);
+  EXPECT_EQ(invalid_utf8_offset("x\xe9y"), 1u);            // Latin-1 é
+  EXPECT_EQ(invalid_utf8_offset("\xc0\xaf"), 0u);          // overlong '/'
+  EXPECT_EQ(invalid_utf8_offset("\xed\xa0\x80"), 0u);      // UTF-16 surrogate
+  EXPECT_EQ(invalid_utf8_offset("\xf4\x90\x80\x80"), 0u);  // above U+10FFFF
+  EXPECT_EQ(invalid_utf8_offset("ok\xe2\x82"), 2u);        // cut short
+}
+
 }  // namespace
 }  // namespace nasforge

@@ -1,6 +1,7 @@
 #include "spaces/distribution.h"
 
 #include <cmath>
+#include <unordered_map>
 
 #include "core/error.h"
 #include "core/strings.h"
@@ -15,18 +16,40 @@ bool on_grid(double low, double high, double step) {
   return std::fabs(n - std::round(n)) <= 1e-8 * std::max(1.0, std::fabs(n));
 }
 
+// Where a domain check fails: which argument is at fault, and why.
+void require(bool cond, const char* argument, const std::string& message) {
+  if (!cond) throw InvalidDomain(argument, message);
+}
+
+std::string exact_int_limit() {
+  return "integers are stored in a 64-bit float, exact only within ±2^53 = ±" + std::to_string(kMaxExactInt);
+}
+
+// Equal ParamValues (operator==) get equal keys, so duplicates are found with one hash lookup each.
+std::string choice_key(const ParamValue& v) {
+  std::string text = v.is_double() && v.as_double() == 0 ? "0" : v.to_string();  // -0.0 == 0.0
+  return std::string(v.type_name()) + '\0' + text;
+}
+
 }  // namespace
 
 Distribution Distribution::make_float(double low, double high, bool log, std::optional<double> step) {
-  check(std::isfinite(low) && std::isfinite(high),
-        "low and high must be finite, got low=" + format_double(low) + " high=" + format_double(high));
-  check(low <= high, "low must be <= high, got low=" + format_double(low) + " > high=" + format_double(high));
-  if (log) check(low > 0, "log scale needs low > 0, got low=" + format_double(low));
+  require(std::isfinite(low), "low", "low must be a finite number, got low=" + format_double(low));
+  require(std::isfinite(high), "high", "high must be a finite number, got high=" + format_double(high));
+  require(low <= high, "low", "low must be <= high, got low=" + format_double(low) + " > high=" + format_double(high));
+  require(high - low <= kMaxFloatSpan, std::fabs(low) > std::fabs(high) ? "low" : "high",
+          "the range [" + format_double(low) + ", " + format_double(high) + "] is wider than " +
+              format_double(kMaxFloatSpan) + " (a quarter of the largest double), so sampling it overflows to inf");
+  if (log) require(low > 0, "low", "log scale needs low > 0, got low=" + format_double(low));
   if (step) {
-    check(!log, "step and log cannot be combined (step=" + format_double(*step) + ")");
-    check(*step > 0 && std::isfinite(*step), "step must be > 0, got step=" + format_double(*step));
-    check(on_grid(low, high, *step), "step=" + format_double(*step) + " does not divide the range [" +
-                                         format_double(low) + ", " + format_double(high) + "]");
+    require(!log, "step", "step and log cannot be combined (step=" + format_double(*step) + ")");
+    require(*step > 0 && std::isfinite(*step), "step", "step must be > 0, got step=" + format_double(*step));
+    require((high - low) / *step <= static_cast<double>(kMaxExactInt), "step",
+            "step=" + format_double(*step) + " makes more than 2^53 grid points in [" + format_double(low) + ", " +
+                format_double(high) + "]; drop step for a continuous range");
+    require(on_grid(low, high, *step), "step",
+            "step=" + format_double(*step) + " does not divide the range [" + format_double(low) + ", " +
+                format_double(high) + "]");
   }
   Distribution d;
   d.kind_ = DistributionKind::kFloat;
@@ -38,14 +61,24 @@ Distribution Distribution::make_float(double low, double high, bool log, std::op
 }
 
 Distribution Distribution::make_int(std::int64_t low, std::int64_t high, bool log, std::int64_t step) {
-  check(low <= high, "low must be <= high, got low=" + std::to_string(low) + " > high=" + std::to_string(high));
-  check(step >= 1, "step must be a positive integer, got step=" + std::to_string(step));
+  require(low >= -kMaxExactInt && low <= kMaxExactInt, "low",
+          "low=" + std::to_string(low) + " cannot be stored exactly: " + exact_int_limit());
+  require(high >= -kMaxExactInt && high <= kMaxExactInt, "high",
+          "high=" + std::to_string(high) + " cannot be stored exactly: " + exact_int_limit());
+  require(low <= high, "low",
+          "low must be <= high, got low=" + std::to_string(low) + " > high=" + std::to_string(high));
+  require(high - low <= kMaxExactInt, "high",
+          "the range [" + std::to_string(low) + ", " + std::to_string(high) + "] spans " + std::to_string(high - low) +
+              ", more than 2^53 = " + std::to_string(kMaxExactInt) + ": " + exact_int_limit());
+  require(step >= 1 && step <= kMaxExactInt, "step",
+          "step must be an integer in [1, 2^53], got step=" + std::to_string(step) + "; " + exact_int_limit());
   if (log) {
-    check(low >= 1, "log scale needs low >= 1, got low=" + std::to_string(low));
-    check(step == 1, "step and log cannot be combined (step=" + std::to_string(step) + ")");
+    require(low >= 1, "low", "log scale needs low >= 1, got low=" + std::to_string(low));
+    require(step == 1, "step", "step and log cannot be combined (step=" + std::to_string(step) + ")");
   }
-  check((high - low) % step == 0, "step=" + std::to_string(step) + " does not divide the range [" +
-                                      std::to_string(low) + ", " + std::to_string(high) + "]");
+  require((high - low) % step == 0, "step",
+          "step=" + std::to_string(step) + " does not divide the range [" + std::to_string(low) + ", " +
+              std::to_string(high) + "]");
   Distribution d;
   d.kind_ = DistributionKind::kInt;
   d.low_ = static_cast<double>(low);
@@ -56,15 +89,21 @@ Distribution Distribution::make_int(std::int64_t low, std::int64_t high, bool lo
 }
 
 Distribution Distribution::make_categorical(std::vector<ParamValue> choices) {
-  check(!choices.empty(), "choices must not be empty");
+  require(!choices.empty(), "choices", "choices must not be empty");
+  auto first = std::make_shared<std::unordered_map<std::string, std::size_t>>();
+  first->reserve(choices.size());
   for (std::size_t i = 0; i < choices.size(); ++i) {
-    for (std::size_t j = 0; j < i; ++j) {
-      check(choices[i] != choices[j], "choices contain '" + choices[i].to_string() + "' twice");
+    auto [it, fresh] = first->emplace(choice_key(choices[i]), i);
+    if (!fresh) {
+      throw InvalidDomain("choices", "choices contain '" + choices[i].to_string() + "' twice (items " +
+                                         std::to_string(it->second) + " and " + std::to_string(i) +
+                                         ", counting from 0)");
     }
   }
   Distribution d;
   d.kind_ = DistributionKind::kCategorical;
   d.choices_ = std::move(choices);
+  d.choice_index_ = std::move(first);
   d.low_ = 0;
   d.high_ = static_cast<double>(d.choices_.size() - 1);
   return d;
@@ -72,15 +111,16 @@ Distribution Distribution::make_categorical(std::vector<ParamValue> choices) {
 
 double Distribution::to_internal(const ParamValue& value) const {
   if (kind_ == DistributionKind::kCategorical) {
-    for (std::size_t i = 0; i < choices_.size(); ++i) {
-      if (choices_[i] == value) return static_cast<double>(i);
+    auto it = choice_index_->find(choice_key(value));
+    // YAML writes 1 and 1.0 differently; accept a number equal to a numeric choice of the other type.
+    if (it == choice_index_->end() && value.is_int()) {
+      it = choice_index_->find(choice_key(static_cast<double>(value.as_int())));
     }
-    // YAML writes 1 and 1.0 differently; accept a number equal to a numeric choice.
-    if (value.is_number()) {
-      for (std::size_t i = 0; i < choices_.size(); ++i) {
-        if (choices_[i].is_number() && choices_[i].as_double() == value.as_double()) return static_cast<double>(i);
-      }
+    if (it == choice_index_->end() && value.is_double()) {
+      double d = value.as_double();
+      if (d == std::floor(d) && d >= -0x1p63 && d < 0x1p63) it = choice_index_->find(choice_key(value.as_int()));
     }
+    if (it != choice_index_->end()) return static_cast<double>(it->second);
     throw ValueError("value '" + value.to_string() + "' is not one of the choices of " + describe());
   }
   double v;
@@ -197,8 +237,11 @@ Distribution Distribution::from_json(const Json& j) {
 
 std::string Distribution::describe() const {
   if (kind_ == DistributionKind::kCategorical) {
+    // A message quoting a domain stays readable, however many choices there are.
+    constexpr std::size_t kShown = 20;
     std::vector<std::string> names;
-    for (const auto& c : choices_) names.push_back(c.to_string());
+    for (std::size_t i = 0; i < choices_.size() && i < kShown; ++i) names.push_back(choices_[i].to_string());
+    if (choices_.size() > kShown) names.push_back("... (" + std::to_string(choices_.size()) + " choices)");
     return "categorical {" + join(names, ", ") + "}";
   }
   std::string s = std::string(kind_ == DistributionKind::kInt ? "int" : "float") + " in [" + format_double(low_) +

@@ -25,8 +25,11 @@ struct RawParam {
 std::vector<ConditionClause> read_when(const ConfigNode& when) {
   std::vector<ConditionClause> clauses;
   if (!when.defined() || when.is_null()) return clauses;
-  if (!when.is_map() || when.entries().empty()) {
-    when.fail("expected a mapping such as {optimizer: sgd} or {optimizer: [sgd, rmsprop]}, got " + when.describe());
+  const std::string example = "{optimizer: sgd} or {optimizer: [sgd, rmsprop]}";
+  if (!when.is_map()) when.fail("expected a mapping such as " + example + ", got " + when.describe());
+  if (when.entries().empty()) {
+    when.fail("the condition is empty: name at least one parameter and the value(s) it must take, such as " + example +
+              "; for a parameter that is always active, remove when:");
   }
   for (const auto& [parent, values] : when.entries()) {
     ConditionClause c;
@@ -42,6 +45,17 @@ std::vector<ConditionClause> read_when(const ConfigNode& when) {
   return clauses;
 }
 
+// A categorical over the scalars of the list `list`.
+Distribution read_choices(const ConfigNode& list) {
+  std::vector<ParamValue> choices;
+  for (const auto& c : list.elements()) choices.push_back(c.as_param_value());
+  try {
+    return Distribution::make_categorical(std::move(choices));
+  } catch (const InvalidDomain& e) {
+    list.fail(e.what());
+  }
+}
+
 RawParam read_param(const std::string& name, const ConfigNode& node) {
   RawParam raw;
   raw.node = node;
@@ -49,14 +63,7 @@ RawParam read_param(const std::string& name, const ConfigNode& node) {
   raw.spec.location = node.location();
   // `x: [a, b, c]` is shorthand for a categorical.
   if (node.is_sequence()) {
-    std::vector<ParamValue> choices;
-    for (const auto& c : node.elements()) choices.push_back(c.as_param_value());
-    if (choices.empty()) node.fail("choices must not be empty");
-    try {
-      raw.spec.distribution = Distribution::make_categorical(std::move(choices));
-    } catch (const ValueError& e) {
-      node.fail(e.what());
-    }
+    raw.spec.distribution = read_choices(node);
     return raw;
   }
   if (!node.is_map()) {
@@ -81,40 +88,29 @@ RawParam read_param(const std::string& name, const ConfigNode& node) {
   if (*type == "categorical") {
       r.require(choices_node.defined(), "choices", "is required for a categorical parameter");
       if (!choices_node.is_sequence()) choices_node.fail("expected a list of values, got " + choices_node.describe());
-      std::vector<ParamValue> choices;
-      for (const auto& c : choices_node.elements()) choices.push_back(c.as_param_value());
-      if (choices.empty()) choices_node.fail("choices must not be empty");
-      try {
-        raw.spec.distribution = Distribution::make_categorical(std::move(choices));
-      } catch (const ValueError& e) {
-        choices_node.fail(e.what());
-      }
+      raw.spec.distribution = read_choices(choices_node);
     } else {
       r.require(!choices_node.defined(), "choices", "is only valid with type: categorical");
       bool log = r.flag("log", false, "sample on a log scale (low must be > 0)");
+      // The domain error names the argument at fault, so the message points at the key that holds it.
+      auto make = [&](auto&& build) {
+        try {
+          raw.spec.distribution = build();
+        } catch (const InvalidDomain& e) {
+          ConfigNode at = node.get(e.argument());
+          at.fail(std::string(e.what()) + " (value " + at.describe() + ")");
+        }
+      };
       if (*type == "float") {
         double low = r.number("low", std::nullopt, "lower bound");
         double high = r.number("high", std::nullopt, "upper bound");
         std::optional<double> step = r.optional_number("step", "grid spacing; must divide high - low");
-        // Point at the key most likely to be wrong.
-        std::string key = step ? "step" : (log && low <= 0 ? "low" : "high");
-        if (low > high) key = "low";
-        try {
-          raw.spec.distribution = Distribution::make_float(low, high, log, step);
-        } catch (const ValueError& e) {
-          node.get(key).fail(std::string(e.what()) + " (value " + node.get(key).describe() + ")");
-        }
+        make([&] { return Distribution::make_float(low, high, log, step); });
       } else {
         std::int64_t low = r.integer("low", std::nullopt, "lower bound");
         std::int64_t high = r.integer("high", std::nullopt, "upper bound");
         std::int64_t step = r.integer("step", 1, "grid spacing; must divide high - low");
-        std::string key = step != 1 ? "step" : (log && low < 1 ? "low" : "high");
-        if (low > high) key = "low";
-        try {
-          raw.spec.distribution = Distribution::make_int(low, high, log, step);
-        } catch (const ValueError& e) {
-          node.get(key).fail(std::string(e.what()) + " (value " + node.get(key).describe() + ")");
-        }
+        make([&] { return Distribution::make_int(low, high, log, step); });
       }
     }
   r.finish();

@@ -92,6 +92,80 @@ TEST_F(DistributionTest, ChoicesMustBeNonEmptyAndDistinct) {
   EXPECT_NO_THROW(Distribution::make_categorical({1, 1.0, "1", true, ParamValue()}));
 }
 
+TEST_F(DistributionTest, IntDomainsStayWithinExactDoubles) {
+  // Trial values are stored as doubles: 2^53 + 1 would come back as 2^53, and a range of 2^64 values overflows.
+  std::string msg = value_error([] { Distribution::make_int(0, kMaxExactInt + 1); });
+  EXPECT_TRUE(contains(msg, "high=9007199254740993")) << msg;
+  EXPECT_TRUE(contains(msg, "2^53")) << msg;
+  EXPECT_THROW(Distribution::make_int(INT64_MIN, INT64_MAX), InvalidDomain);
+  EXPECT_THROW(Distribution::make_int(-kMaxExactInt, kMaxExactInt), InvalidDomain);  // spans 2^54
+  EXPECT_THROW(Distribution::make_int(0, 0, false, kMaxExactInt + 1), InvalidDomain);
+  Distribution d = Distribution::make_int(kMaxExactInt - 4, kMaxExactInt);
+  EXPECT_EQ(d.to_external(d.to_internal(kMaxExactInt - 1)).as_int(), kMaxExactInt - 1);
+  try {
+    Distribution::make_int(-kMaxExactInt - 1, 0);
+    ADD_FAILURE() << "no error";
+  } catch (const InvalidDomain& e) {
+    EXPECT_EQ(e.argument(), "low");
+  }
+}
+
+TEST_F(DistributionTest, FloatRangesMustNotOverflow) {
+  // high - low of [-1e308, 1e308] is inf, so every sample was the same value.
+  std::string msg = value_error([] { Distribution::make_float(-1e308, 1e308); });
+  EXPECT_TRUE(contains(msg, "[-1e+308, 1e+308]")) << msg;
+  EXPECT_TRUE(contains(msg, "overflows")) << msg;
+  EXPECT_NO_THROW(Distribution::make_float(-1e307, 1e307));
+  // A step that makes more grid points than a double counts.
+  msg = value_error([] { Distribution::make_float(0, 1, false, 1e-300); });
+  EXPECT_TRUE(contains(msg, "2^53 grid points")) << msg;
+}
+
+TEST_F(DistributionTest, ErrorsNameTheArgumentAtFault) {
+  auto argument = [](auto&& f) {
+    try {
+      f();
+    } catch (const InvalidDomain& e) {
+      return e.argument();
+    }
+    return std::string("none");
+  };
+  EXPECT_EQ(argument([] { Distribution::make_float(std::nan(""), 1); }), "low");
+  EXPECT_EQ(argument([] { Distribution::make_float(0, INFINITY); }), "high");
+  EXPECT_EQ(argument([] { Distribution::make_float(0, 1, true); }), "low");
+  EXPECT_EQ(argument([] { Distribution::make_float(0, 1, false, 0.3); }), "step");
+  EXPECT_EQ(argument([] { Distribution::make_int(1, 8, true, 2); }), "step");
+  EXPECT_EQ(argument([] { Distribution::make_categorical({"a", "a"}); }), "choices");
+}
+
+TEST_F(DistributionTest, ManyChoicesAreCheckedAndLookedUpInLinearTime) {
+  // 500,000 choices took quadratic time (they never finished; 200,000 here would take minutes); each check and lookup
+  // is now a hash probe.
+  std::vector<ParamValue> choices;
+  for (int i = 0; i < 200000; ++i) choices.emplace_back("v" + std::to_string(i));
+  choices.emplace_back(std::int64_t{7});
+  Distribution d = Distribution::make_categorical(choices);
+  EXPECT_EQ(d.to_internal("v199999"), 199999.0);
+  EXPECT_EQ(d.to_internal(7.0), 200000.0);  // a number equal to a numeric choice matches it
+  EXPECT_THROW(d.to_internal("v200000"), ValueError);
+  EXPECT_TRUE(contains(d.describe(), "v19, ... (200001 choices)}")) << d.describe().substr(0, 300);
+  choices.emplace_back("v123");
+  std::string msg = value_error([&] { Distribution::make_categorical(choices); });
+  EXPECT_TRUE(contains(msg, "'v123' twice (items 123 and 200001")) << msg;
+  // -0.0 == 0.0 and NaN == NaN under ParamValue's equality, so each pair is a duplicate.
+  EXPECT_THROW(Distribution::make_categorical({0.0, -0.0}), InvalidDomain);
+  EXPECT_THROW(Distribution::make_categorical({std::nan(""), std::nan("")}), InvalidDomain);
+}
+
+TEST_F(DistributionTest, LargeIntChoicesRoundTripExactly) {
+  // Categoricals store the choice index, and the choices themselves as JSON integers, so no digit is lost.
+  const std::int64_t big = kMaxExactInt + 1;
+  Distribution d = Distribution::make_categorical({big, big + 2});
+  Distribution back = Distribution::from_json(Json::parse(d.to_json().dump()));
+  EXPECT_EQ(back, d);
+  EXPECT_EQ(back.to_external(back.to_internal(big + 2)).as_int(), big + 2);
+}
+
 // ---- internal / external ----
 
 TEST_F(DistributionTest, FloatRoundTripsAndRejectsOutsideValues) {

@@ -170,6 +170,25 @@ TEST_F(SearchSpaceTest, DuplicateChoices) {
   expect_error("space:\n  act: [a, a]\n", "act:", "space.act", {"'a' twice"});
 }
 
+TEST_F(SearchSpaceTest, NonFiniteBoundIsReportedAtItsOwnKey) {
+  // low: .nan was reported against high.
+  expect_error("space:\n  x:\n    type: float\n    low: .nan\n    high: 1\n", "low: .nan", "space.x.low",
+               {"'.nan'", "finite"});
+  expect_error("space:\n  x:\n    type: float\n    low: 0\n    high: -.inf\n", "high: -.inf", "space.x.high",
+               {"'-.inf'", "finite"});
+}
+
+TEST_F(SearchSpaceTest, UnrepresentableNumbersAreRefused) {
+  expect_error("space:\n  n:\n    type: int\n    low: 0\n    high: 9007199254740993\n", "high: 9007", "space.n.high",
+               {"'9007199254740993'", "2^53 = ±9007199254740992"});
+  expect_error("space:\n  n:\n    type: int\n    low: -9223372036854775808\n    high: 9223372036854775807\n",
+               "low: -9223", "space.n.low", {"'-9223372036854775808'", "cannot be stored exactly"});
+  expect_error("space:\n  x:\n    type: float\n    low: -1.0e+308\n    high: 1.0e+308\n", "high: 1.0e", "space.x.high",
+               {"'1.0e+308'", "overflows to inf"});
+  expect_error("space:\n  x:\n    type: float\n    low: 0\n    high: 1\n    step: 1.0e-300\n", "step:", "space.x.step",
+               {"'1.0e-300'", "2^53 grid points"});
+}
+
 TEST_F(SearchSpaceTest, StepThatDoesNotDivideTheRange) {
   std::string yaml = "space:\n  x:\n    type: float\n    low: 0\n    high: 1\n    step: 0.3\n";
   expect_error(yaml, "step: 0.3", "space.x.step", {"'0.3'", "does not divide"});
@@ -207,6 +226,10 @@ TEST_F(SearchSpaceTest, WhenWithAValueTheParentNeverTakes) {
 
 TEST_F(SearchSpaceTest, WhenMustBeANonEmptyMapping) {
   expect_error("space:\n  a: [x, y]\n  b: {choices: [1, 2], when: sgd}\n", "b:", "space.b.when", {"'sgd'"});
+  // It said "expected a mapping, got a mapping".
+  std::string msg = error_of("space:\n  a: [x, y]\n  b: {choices: [1, 2], when: {}}\n");
+  EXPECT_NE(msg.find("the condition is empty"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("got a mapping"), std::string::npos) << msg;
   expect_error("space:\n  a: [x, y]\n  b: {choices: [1, 2], when: {a: []}}\n", "b:", "space.b.when.a", {"empty"});
 }
 

@@ -78,6 +78,29 @@ class StorageConformanceTest : public NasforgeTest, public ::testing::WithParamI
   std::shared_ptr<Storage> storage_;
 };
 
+TEST_P(StorageConformanceTest, NamesThatCannotBeFoldersAreRefusedAndRenameKeepsTheTrials) {
+  for (const std::string& bad : std::vector<std::string>{"..", ".", "/tmp/x", "./alpha", "a/b", "a\\b", "a b", "a\nb", "a\x1b[2Jb",
+                                std::string("a\0b", 3), "-rf", ".hidden", "caf\xc3\xa9", std::string(129, 'x')}) {
+    EXPECT_THROW(storage_->create_study(bad, {StudyDirection::kMinimize}), ValueError) << bad;
+    EXPECT_THROW(storage_->import_study(StudyInfo{-1, bad, {StudyDirection::kMinimize}, {}, {}}, {}), ValueError)
+        << bad;
+  }
+  EXPECT_TRUE(storage_->list_studies().empty());
+
+  std::int64_t a = storage_->create_study("alpha", {StudyDirection::kMinimize});
+  storage_->create_study("beta", {StudyDirection::kMinimize});
+  FrozenTrial t = running(a);
+  storage_->rename_study(a, "alpha-2");
+  EXPECT_EQ(storage_->find_study("alpha"), std::nullopt);
+  EXPECT_EQ(storage_->find_study("alpha-2"), a);
+  EXPECT_EQ(storage_->get_trial(t.trial_id).number, t.number);
+  storage_->rename_study(a, "alpha-2");  // to its own name: nothing to do
+  EXPECT_THROW(storage_->rename_study(a, "beta"), DuplicateStudyError);
+  EXPECT_THROW(storage_->rename_study(a, "../beta"), ValueError);
+  EXPECT_THROW(storage_->rename_study(a + 1000, "gamma"), NotFoundError);
+  EXPECT_EQ(storage_->get_study(a).name, "alpha-2");
+}
+
 TEST_P(StorageConformanceTest, StudyCreateFindListDelete) {
   std::int64_t a = storage_->create_study("alpha", {StudyDirection::kMinimize});
   std::int64_t b = storage_->create_study("beta", {StudyDirection::kMaximize, StudyDirection::kMinimize});

@@ -16,6 +16,41 @@ space:
 architecture: {type: cell, channels: 4, cells_per_stage: 1}
 )";
 
+/// The message of the ConfigError that parsing `text` raises ("" when it parses).
+std::string config_error(const std::string& text, const std::string& file = "s.yaml") {
+  try {
+    parse_study_config(text, file, "/tmp");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_F(StudyConfigTest, StudyNamesAreFolderNamesAndTheFileNameDefaultIsCheckedToo) {
+  const std::string space = "\nspace:\n  x: {type: float, low: 0, high: 1}\n";
+  EXPECT_EQ(config_error("study: {name: my-study.v2_0, n_trials: 1}" + space), "");
+  for (const std::string bad : {"'..'", "'.'", "/etc", "'a/b'", "\"a\\x1bb\"", "'a b'", "'-x'", "''"}) {
+    std::string e = config_error("study: {name: " + bad + ", n_trials: 1}" + space);
+    EXPECT_NE(e.find("s.yaml:1:"), std::string::npos) << bad << ": " << e;
+    EXPECT_NE(e.find("study.name"), std::string::npos) << e;
+    EXPECT_NE(e.find("not a valid study name"), std::string::npos) << e;
+    EXPECT_EQ(e.find('\x1b'), std::string::npos) << "raw ESC in: " << e;
+  }
+  std::string from_file = config_error("study: {n_trials: 1}" + space, "/x/my study.yaml");
+  EXPECT_NE(from_file.find("'my study'"), std::string::npos) << from_file;
+  EXPECT_NE(from_file.find("set study.name"), std::string::npos) << from_file;
+}
+
+TEST_F(StudyConfigTest, HeartbeatsBelowATenthOfASecondAndTightGracePeriodsAreRefused) {
+  const std::string space = "\nspace:\n  x: {type: float, low: 0, high: 1}\n";
+  std::string tiny = config_error("study: {n_trials: 1, heartbeat_interval_s: 1e-9}" + space);
+  EXPECT_NE(tiny.find("heartbeat_interval_s"), std::string::npos) << tiny;
+  EXPECT_NE(tiny.find("at least 0.1"), std::string::npos) << tiny;
+  std::string tight = config_error("study: {n_trials: 1, heartbeat_interval_s: 1, grace_period_s: 1.5}" + space);
+  EXPECT_NE(tight.find("at least twice"), std::string::npos) << tight;
+  EXPECT_EQ(config_error("study: {n_trials: 1, heartbeat_interval_s: 0.1, grace_period_s: 0.2}" + space), "");
+}
+
 TEST_F(StudyConfigTest, ArchitectureParametersJoinTheSpaceAfterThePlainOnes) {
   StudyConfig cfg = parse_study_config(kCellStudy, "s.yaml", "/tmp");
   std::vector<std::string> expected = {"lr",       "edge_1_0", "edge_2_0", "edge_2_1",

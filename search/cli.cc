@@ -1164,6 +1164,13 @@ int run_cli(int argc, char** argv) {
     throw UsageError(e.what());
   }
 
+  // An empty --study would otherwise read as "not given" and fall back to study.name.
+  for (const CLI::App* sub : app.get_subcommands()) {
+    const CLI::Option* study_opt = sub->get_option_no_throw("--study");
+    if (study_opt && study_opt->count() > 0 && a.study.empty()) {
+      throw UsageError("--study: a study name cannot be empty");
+    }
+  }
   if (*help) {
     if (help_topic.empty()) {
       std::cout << app.help();

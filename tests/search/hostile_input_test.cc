@@ -114,6 +114,9 @@ TEST_F(HostileInputTest, BadStudyNamesAreRefusedByEveryCommandAndTouchNothing) {
     EXPECT_NE(v.err.find("not a valid study name"), std::string::npos) << v.err;
     fs::remove(tmp("named.yaml"));
   }
+  CmdResult empty = nasforge({"run", "s.yaml", "--storage", "sqlite:///s.db", "--study", "", "-q"});
+  EXPECT_EQ(empty.code, 2);
+  EXPECT_NE(empty.err.find("cannot be empty"), std::string::npos) << empty.err;
   EXPECT_EQ(files(), before);
   EXPECT_EQ(study_dump(), trials_before);
   EXPECT_FALSE(fs::exists(tmp("other.db")));

@@ -87,7 +87,8 @@ CsvTable CsvTable::parse(const std::string& text, const std::string& name) {
   CsvTable table;
   table.name_ = name;
   table.text_.reserve(text.size());
-  std::size_t pos = 0;
+  // Spreadsheet programs start UTF-8 CSVs with a byte-order mark, which would become part of the first column name.
+  std::size_t pos = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
   int line_no = 0;
   bool have_header = false;
   std::size_t width = 0;
@@ -144,6 +145,7 @@ CsvTable CsvTable::read(const std::string& path) {
 }
 
 std::shared_ptr<const CsvTable> CsvTable::load_cached(const std::string& path) {
+  require_regular_file(path, "table");
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     throw NotFoundError(path + ": cannot open table: " + std::strerror(errno));

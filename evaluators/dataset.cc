@@ -275,6 +275,8 @@ std::vector<std::string> find_files(const std::string& folder, const std::vector
       found.push_back(plain.string());
     } else if (gz && fs::is_regular_file(plain.string() + ".gz", ec)) {
       found.push_back(plain.string() + ".gz");
+    } else if (fs::exists(plain, ec)) {
+      require_regular_file(plain.string(), options.format + " dataset file");  // say what it is instead
     } else {
       missing.push_back(gz ? name + "[.gz]" : name);
     }
@@ -695,11 +697,7 @@ DatasetFiles dataset_files(const DatasetOptions& options) {
       out.train.pop_back();
     }
   } else if (f == "csv") {
-    std::error_code ec;
-    if (!fs::is_regular_file(options.path, ec)) {
-      throw NotFoundError(options.path + ": " + (fs::exists(options.path, ec) ? "not a file" : "no such file") +
-                          " (the csv dataset is read from it)");
-    }
+    require_regular_file(options.path, "csv dataset");
     out.train = {options.path};
   } else if (f != "synthetic") {
     throw ValueError("dataset: unknown format '" + f + "'" + did_you_mean(f, kFormats) + "; use one of " +

@@ -133,7 +133,13 @@ std::unique_ptr<Objective> make_function_objective(SectionReader& options, const
                                     "; the space has: " + has);
   }
   for (const auto& name : expected) {
-    const Distribution& d = space.at(name).distribution;
+    // An inactive parameter is not passed to the objective, so every trial where it is inactive would fail.
+    const ParamSpec& spec = space.at(name);
+    if (!spec.when.empty()) {
+      options.node().get("name").fail("function " + o.name + " needs '" + name + "' in every trial, but it is " +
+                                      "conditional (when: at " + spec.location.to_string() + "); remove its when:");
+    }
+    const Distribution& d = spec.distribution;
     bool numeric = d.kind() != DistributionKind::kCategorical;
     if (!numeric) {
       numeric = true;

@@ -1,5 +1,6 @@
 #include "evaluators/gzip_file.h"
 
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -10,7 +11,24 @@
 
 namespace nasforge {
 
+void require_regular_file(const std::string& path, const std::string& what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw NotFoundError(path + ": cannot open " + what + ": " +
+                        (errno == ENOENT ? "no such file" : std::strerror(errno)));
+  }
+  if (S_ISREG(st.st_mode)) return;
+  const char* kind = S_ISDIR(st.st_mode)    ? "a folder"
+                     : S_ISCHR(st.st_mode)  ? "a character device (such as /dev/null)"
+                     : S_ISBLK(st.st_mode)  ? "a block device"
+                     : S_ISFIFO(st.st_mode) ? "a pipe"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                                            : "not a plain file";
+  throw DataError(path + ": not a regular file but " + std::string(kind) + "; the " + what + " must be a file");
+}
+
 std::string read_maybe_gzip(const std::string& path, const std::string& what, const ReadPosition& position) {
+  require_regular_file(path, what);
   errno = 0;
   // gzopen inflates a stream that starts with the gzip magic bytes and passes any other file through unchanged.
   gzFile file = gzopen(path.c_str(), "rb");

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/strings.h"
 #include "evaluators/csv_table.h"
+#include "evaluators/gzip_file.h"
 #include "evaluators/registry.h"
 #include "spaces/nasbench201.h"
 
@@ -182,9 +183,10 @@ std::unique_ptr<Objective> make_tabular_objective(SectionReader& options, const 
   fs::path path(table_text);
   if (path.is_relative()) path = fs::path(base_dir) / path;
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
-    options.node().get("table").fail("cannot read table '" + table_text + "' (looked at " + path.string() +
-                                     "): no such file");
+  try {
+    require_regular_file(path.string(), "table");
+  } catch (const ValueError& e) {
+    options.node().get("table").fail("cannot read table '" + table_text + "': " + e.what());
   }
   d.table = CsvTable::load_cached(fs::weakly_canonical(path, ec).string());
   const CsvTable& table = *d.table;

@@ -124,6 +124,26 @@ TEST_F(CsvTableTest, CorruptGzipIsDataError) {
   EXPECT_THAT(data_error(path), HasSubstr("gzip"));
 }
 
+TEST_F(CsvTableTest, LeadingByteOrderMarkIsStripped) {
+  // Spreadsheets write it; it made the first column "\xEF\xBB\xBFa" instead of "a".
+  CsvTable t = CsvTable::read(write_file("bom.csv",
+                                         "\xEF\xBB\xBF"
+                                         "a,b\n1,2\n"));
+  ASSERT_EQ(t.header().size(), 2u);
+  EXPECT_EQ(t.header()[0], "a");
+  EXPECT_EQ(t.column("a"), 0u);
+  CsvTable gz = CsvTable::read(write_gz("bom.csv.gz",
+                                        "\xEF\xBB\xBF"
+                                        "a,b\n1,2\n"));
+  EXPECT_EQ(gz.header()[0], "a");
+}
+
+TEST_F(CsvTableTest, SpecialFilesAreRefusedSayingWhatTheyAre) {
+  EXPECT_THAT(data_error("/dev/null"), HasSubstr("/dev/null: not a regular file but a character device"));
+  EXPECT_THAT(data_error(tmp_.string()), HasSubstr("not a regular file but a folder"));
+  EXPECT_THROW(CsvTable::load_cached("/dev/zero"), DataError);
+}
+
 TEST_F(CsvTableTest, MissingFileIsNotFound) {
   EXPECT_THROW(CsvTable::read(tmp("absent.csv")), NotFoundError);
   EXPECT_THROW(CsvTable::load_cached(tmp("absent.csv")), NotFoundError);

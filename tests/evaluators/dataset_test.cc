@@ -553,6 +553,31 @@ TEST_F(DatasetTest, IdxTestLabelOutsideTrainingClassesIsDataError) {
   EXPECT_EQ(load_dataset(o).train.size() + load_dataset(o).val.size(), 4u);
 }
 
+TEST_F(DatasetTest, DataPathsThatAreNoRegularFileSayWhatTheyAre) {
+  // /dev/null read as an empty file or was reported as missing.
+  std::string lab = write_file("lab", idx_labels({0}));
+  EXPECT_THAT(data_error([&] { read_idx("/dev/null", lab); }),
+              HasSubstr("/dev/null: not a regular file but a character device"));
+  EXPECT_THAT(data_error([&] { read_csv_dataset("/dev/null", ""); }), HasSubstr("not a regular file"));
+  DatasetOptions o = options("dataset: {format: csv, path: /dev/null}", tmp_.string());
+  EXPECT_THAT(data_error([&] { load_dataset(o); }), HasSubstr("the csv dataset must be a file"));
+  std::string dir = write_idx_folder("idx", false);
+  fs::remove(dir + "/train-labels-idx1-ubyte");
+  fs::create_symlink("/dev/null", dir + "/train-labels-idx1-ubyte");
+  o = options("dataset: {format: idx, path: idx}", tmp_.string());
+  EXPECT_THAT(data_error([&] { load_dataset(o); }),
+              HasSubstr(dir + "/train-labels-idx1-ubyte: not a regular file but a character device"));
+}
+
+TEST_F(DatasetTest, CsvByteOrderMarkIsIgnored) {
+  std::string path = write_file("bom.csv",
+                                "\xEF\xBB\xBF"
+                                "a,y\n1,0\n2,1\n");
+  Dataset d = read_csv_dataset(path, "y");
+  EXPECT_EQ(d.labels, (std::vector<std::int32_t>{0, 1}));
+  EXPECT_EQ(d.features, (std::vector<float>{1, 2}));
+}
+
 TEST_F(DatasetTest, MissingIdxFilesListWhatWasLookedFor) {
   std::string dir = write_idx_folder("idx", true);
   fs::remove(dir + "/t10k-images-idx3-ubyte.gz");

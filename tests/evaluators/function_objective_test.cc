@@ -198,6 +198,15 @@ TEST_F(FunctionObjectiveTest, MissingParametersAreListed) {
   EXPECT_THAT(config_error("{kind: function, name: ackley, dim: 3}", xs(2)), HasSubstr("missing: x2"));
 }
 
+TEST_F(FunctionObjectiveTest, ConditionalParameterItNeedsIsRefused) {
+  // It validated, and then every trial where x1 was inactive failed.
+  SearchSpace space =
+      parse_space("x0: {type: float, low: -5, high: 10}\nx1: {type: float, low: 0, high: 15, when: {x0: 0}}\n");
+  std::string msg = config_error("{kind: function, name: branin}", space);
+  EXPECT_THAT(msg, HasSubstr("key 'name'"));
+  EXPECT_THAT(msg, HasSubstr("needs 'x1' in every trial, but it is conditional"));
+}
+
 TEST_F(FunctionObjectiveTest, RejectsNonNumericParameterAndBadKeys) {
   SearchSpace space = parse_space("x0: [a, b]\nx1: {type: float, low: 0, high: 1}\n");
   EXPECT_THAT(config_error("{kind: function, name: branin}", space), HasSubstr("needs numeric parameters"));

@@ -190,6 +190,23 @@ TEST_F(TabularObjectiveTest, ConfigErrors) {
               HasSubstr("metric_columns"));
 }
 
+TEST_F(TabularObjectiveTest, TableThatIsNoRegularFileSaysWhatItIs) {
+  // /dev/null was reported as "no such file".
+  std::string msg = config_error("{kind: tabular, table: /dev/null}");
+  EXPECT_THAT(msg, HasSubstr("study.yaml:1:"));
+  EXPECT_THAT(msg, HasSubstr("key 'table'"));
+  EXPECT_THAT(msg, HasSubstr("/dev/null: not a regular file but a character device"));
+  std::filesystem::create_directories(tmp("folder.csv"));
+  EXPECT_THAT(config_error("{kind: tabular, table: folder.csv}"), HasSubstr("not a regular file but a folder"));
+}
+
+TEST_F(TabularObjectiveTest, ByteOrderMarkBeforeTheHeaderIsIgnored) {
+  write_file("bom.csv", "\xEF\xBB\xBF" + std::string(kTable));
+  auto objective = build("{kind: tabular, table: bom.csv, aggregate: mean}");
+  FakeTrial trial(config("adam", 0.0005, 16), 1);
+  EXPECT_NEAR(objective->evaluate(trial).at(0), 0.2, 1e-12);
+}
+
 TEST_F(TabularObjectiveTest, BadMetricCellAndDuplicateRowAreDataErrors) {
   std::string path = write_file("bad.csv", "opt,lr,units,seed0,seed1\nadam,5e-4,16,0.1,0.2\nsgd,5e-4,16,0.3,abc\n");
   std::string msg = data_error("{kind: tabular, table: bad.csv}", "opt: [adam, sgd]\nlr: [0.0005]\nunits: [16]\n");

@@ -32,7 +32,8 @@ const std::vector<HyperKey>& hyper_keys() {
   // One row per key reads better than one line per field.
   // clang-format off
   static const std::vector<HyperKey> kKeys = with_defaults({
-      {{"epochs", "epochs", SettingType::kInt, 1, false, kInf, true, {}, "passes over the training split", {}},
+      // The trainer counts epochs in an int and epochs x batches in an int64: a bound keeps both from overflowing.
+      {{"epochs", "epochs", SettingType::kInt, 1, false, 1e6, false, {}, "passes over the training split", {}},
        [](const H& h) { return V(h.epochs); }, [](H& h, const V& v) { h.epochs = v.as_int(); }},
       {{"batch_size", "batch_size", SettingType::kInt, 1, false, kInf, true, {}, "training mini-batch size", {}},
        [](const H& h) { return V(h.batch_size); }, [](H& h, const V& v) { h.batch_size = v.as_int(); }},
@@ -193,7 +194,9 @@ TrainConfig TrainConfig::from_config(SectionReader& options, const SearchSpace& 
                           {"auto", "cpu", "cuda"});
   c.threads = options.integer("threads", 0,
                               "torch intra-op threads on the CPU (0 = libtorch's default: one per physical core)");
-  options.require(c.threads >= 0, "threads", "must be >= 0 (0 = libtorch's default), got " + std::to_string(c.threads));
+  // torch takes an int; 1024 is far beyond any machine's cores yet keeps the cast exact.
+  options.require(c.threads >= 0 && c.threads <= 1024, "threads",
+                  "must be in [0, 1024] (0 = libtorch's default), got " + std::to_string(c.threads));
   {
     SectionReader lat(options.child("latency", "mapping", "{runs: 30, warmup: 5}: batch-1 latency measurement"));
     c.latency_runs = lat.integer("runs", 30, "timed batch-1 forward passes; latency_ms is their median (0 = skip)");

@@ -203,6 +203,10 @@ TEST_F(TrainConfigTest, RejectsBadConstants) {
   err = error_of(base + "epochs: 2.5\n", space);
   EXPECT_NE(err.find("key 'epochs'"), std::string::npos) << err;
   EXPECT_NE(err.find("2.5"), std::string::npos) << err;
+  err = error_of(base + "epochs: 100000000000\n", space);
+  EXPECT_NE(err.find("epochs must be an integer in [1, 1e+06]"), std::string::npos) << err;
+  err = error_of(base + "threads: 4294967297\n", space);
+  EXPECT_NE(err.find("must be in [0, 1024]"), std::string::npos) << err;
   err = error_of(base + "batch_size: 0\n", space);
   EXPECT_NE(err.find("got 0 (int); batch_size must be an integer >= 1"), std::string::npos) << err;
   err = error_of(base + "early_stopping: {patience: -1}\n", space);

@@ -936,12 +936,12 @@ void add_format(CLI::App* cmd, CommonArgs& a) {
       ->default_str("table");
 }
 
-/// A number of seconds: finite and > 0 (CLI11's PositiveNumber accepts nan and prints its range as 309 digits).
+/// A number of seconds in (0, 1e9] (CLI11's PositiveNumber accepts nan and prints its range as 309 digits).
 const CLI::Validator kSeconds(
     [](std::string& text) -> std::string {
       std::optional<double> v = parse_double(text);
-      if (v && std::isfinite(*v) && *v > 0) return "";
-      return "expected a number of seconds > 0 (e.g. 3600), got '" + text + "'";
+      if (v && *v > 0 && *v <= 1e9) return "";
+      return "expected a number of seconds > 0 and at most 1e9 (e.g. 3600), got '" + text + "'";
     },
     "SECONDS>0");
 

@@ -17,6 +17,10 @@ namespace nasforge {
 namespace {
 
 constexpr double kMinHeartbeatS = 0.1;
+constexpr double kMaxHeartbeatS = 3600;
+// Durations beyond this overflow the clocks they are added to (and no study runs for 31 years).
+constexpr double kMaxSeconds = 1e9;
+constexpr std::int64_t kMaxRetry = 1000;
 
 std::vector<StudyDirection> read_directions(SectionReader& study) {
   ConfigNode one = study.child("direction", "minimize|maximize", "direction of a single objective (default minimize)");
@@ -80,26 +84,33 @@ StudyConfig parse_study_config(const std::string& text, const std::string& name,
     cfg.n_trials = static_cast<int>(*n_trials);
   }
   cfg.timeout_s = study.optional_number("timeout_s", "stop starting new trials after this many seconds");
-  if (cfg.timeout_s)
-    study.require(*cfg.timeout_s > 0, "timeout_s", "must be > 0, got " + format_double(*cfg.timeout_s));
+  if (cfg.timeout_s) {
+    study.require(*cfg.timeout_s > 0 && *cfg.timeout_s <= kMaxSeconds, "timeout_s",
+                  "must be > 0 and at most " + format_double(kMaxSeconds) + " s (about 31 years), got " +
+                      format_double(*cfg.timeout_s));
+  }
   if (auto seed = study.optional_integer("seed", "seed for reproducible runs (default: drawn and recorded)")) {
     study.require(*seed >= 0, "seed", "must be >= 0, got " + std::to_string(*seed));
     cfg.seed = static_cast<std::uint64_t>(*seed);
   }
-  cfg.max_retry = static_cast<int>(study.integer("max_retry", 0, "re-run a crashed or stale trial up to this many times"));
-  study.require(cfg.max_retry >= 0, "max_retry", "must be >= 0, got " + std::to_string(cfg.max_retry));
+  const std::int64_t max_retry = study.integer("max_retry", 0, "re-run a crashed or stale trial up to this many times");
+  study.require(max_retry >= 0 && max_retry <= kMaxRetry, "max_retry",
+                "must be >= 0 and at most " + std::to_string(kMaxRetry) + ", got " + std::to_string(max_retry));
+  cfg.max_retry = static_cast<int>(max_retry);
   cfg.heartbeat_interval_s = study.number("heartbeat_interval_s", 10.0, "how often a running trial proves it is alive");
   // Heartbeats are stamped in microseconds and written by a thread that wakes up on a timer: far below a tenth of
   // a second, live trials look stale to other workers, which then fail them.
-  study.require(cfg.heartbeat_interval_s >= kMinHeartbeatS, "heartbeat_interval_s",
-                "must be at least " + format_double(kMinHeartbeatS) + " s, got " +
-                    format_double(cfg.heartbeat_interval_s));
+  study.require(cfg.heartbeat_interval_s >= kMinHeartbeatS && cfg.heartbeat_interval_s <= kMaxHeartbeatS,
+                "heartbeat_interval_s",
+                "must be at least " + format_double(kMinHeartbeatS) + " and at most " + format_double(kMaxHeartbeatS) +
+                    " s, got " + format_double(cfg.heartbeat_interval_s));
   cfg.grace_period_s = study.number("grace_period_s", 6 * cfg.heartbeat_interval_s,
                                     "a RUNNING trial silent for this long is failed (default 6 heartbeats)");
   // One late beat must not cost a live trial.
-  study.require(cfg.grace_period_s >= 2 * cfg.heartbeat_interval_s, "grace_period_s",
-                "must be at least twice heartbeat_interval_s (" + format_double(cfg.heartbeat_interval_s) + "), got " +
-                    format_double(cfg.grace_period_s));
+  study.require(cfg.grace_period_s >= 2 * cfg.heartbeat_interval_s && cfg.grace_period_s <= kMaxSeconds,
+                "grace_period_s",
+                "must be at least twice heartbeat_interval_s (" + format_double(cfg.heartbeat_interval_s) +
+                    ") and at most " + format_double(kMaxSeconds) + " s, got " + format_double(cfg.grace_period_s));
   study.finish();
   // After finish(): a misspelt "n_trails" is better reported as an unknown key with its suggestion.
   if (!cfg.n_trials && !cfg.timeout_s) {
@@ -151,12 +162,9 @@ StudyConfig parse_study_config(const std::string& text, const std::string& name,
 }
 
 StudyConfig load_study_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw NotFoundError(path + ": cannot open study file (does it exist and is it readable?)");
-  std::stringstream ss;
-  ss << in.rdbuf();
+  std::string text = read_config_file(path);
   std::filesystem::path abs = std::filesystem::absolute(path);
-  StudyConfig cfg = parse_study_config(ss.str(), path, abs.parent_path().string());
+  StudyConfig cfg = parse_study_config(text, path, abs.parent_path().string());
   cfg.path = abs.lexically_normal().string();
   return cfg;
 }

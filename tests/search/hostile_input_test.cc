@@ -371,6 +371,12 @@ TEST_F(HostileInputTest, NumbersOnTheCommandLineAreCheckedWithReadableMessages) 
   }
 }
 
+TEST_F(HostileInputTest, AnEndlessStudyFileIsRefusedAtTheSizeCap) {
+  CmdResult r = nasforge({"validate", "/dev/zero"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("at most 16777216 bytes"), std::string::npos) << r.err;
+}
+
 TEST_F(HostileInputTest, HelpIsPerCommandAndUnknownCommandsGetASuggestion) {
   CmdResult typo = nasforge({"runn"});
   EXPECT_EQ(typo.code, 2);

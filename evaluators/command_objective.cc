@@ -33,6 +33,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::size_t kStderrTailLines = 20;
+// Longer stderr lines are cut in the tail: it is stored with the trial, and a line may be up to 1 MiB.
+constexpr std::size_t kStderrLineChars = 1000;
 constexpr auto kKillGrace = std::chrono::seconds(5);
 constexpr auto kPollSlice = std::chrono::milliseconds(50);
 // How often the process tree is walked while the program runs (see Leftovers).
@@ -274,6 +276,8 @@ class CommandObjective : public Objective {
     SpawnOptions spawn;
     for (const auto& t : o_.argv) spawn.argv.push_back(substitute(t, trial));
     spawn.cwd = o_.cwd;
+    for (std::size_t i = 0; i < spawn.argv.size(); ++i) check_no_nul("argument " + std::to_string(i), spawn.argv[i]);
+    for (const auto& [name, t] : o_.env) check_no_nul("env: " + name, substitute(t, trial));
     // Declared before the process, so that its destructor, which kills what is left, runs after the group kill.
     Leftovers leftovers;
     spawn.env = environment(trial, leftovers.token());
@@ -283,7 +287,10 @@ class CommandObjective : public Objective {
 
     auto on_stdout = [&](const std::string& raw) { handle_stdout(trial, run, raw); };
     auto on_stderr = [&](const std::string& line) {
-      run.stderr_tail.push_back(line);
+      run.stderr_tail.push_back(line.size() <= kStderrLineChars
+                                    ? line
+                                    : line.substr(0, kStderrLineChars) + " ... (" +
+                                          std::to_string(line.size() - kStderrLineChars) + " more characters)");
       if (run.stderr_tail.size() > kStderrTailLines) run.stderr_tail.pop_front();
     };
     auto started = std::chrono::steady_clock::now();
@@ -381,6 +388,14 @@ class CommandObjective : public Objective {
       }
     }
     return out;
+  }
+
+  // A value with a NUL (a YAML "\0" in a categorical choice) would reach the program cut short at it, silently.
+  static void check_no_nul(const std::string& what, const std::string& value) {
+    std::size_t nul = value.find('\0');
+    if (nul == std::string::npos) return;
+    throw ObjectiveError(what + " '" + value.substr(0, nul) + "\\0" + value.substr(nul + 1) +
+                         "' holds a NUL character, which no program argument or environment variable can carry");
   }
 
   std::vector<std::string> environment(const TrialContext& trial, const std::string& token) const {

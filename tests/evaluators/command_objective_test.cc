@@ -356,6 +356,34 @@ TEST_F(CommandObjectiveTest, ValueInItsOwnArgumentIsNeverShellCode) {
   EXPECT_TRUE(std::filesystem::exists(tmp("injected")));
 }
 
+TEST_F(CommandObjectiveTest, LongStderrLinesAreCutInTheStoredTail) {
+  write_file("noisy.sh", "head -c 100000 /dev/zero | tr '\\0' e >&2\necho >&2\necho 'short line' >&2\nexit 1\n");
+  FakeTrial trial(params());
+  std::string msg = objective_error(*build("{kind: command, argv: [/bin/sh, noisy.sh]}"), trial);
+  EXPECT_THAT(msg, HasSubstr("(99000 more characters)"));
+  std::string tail = trial.attrs.at("stderr_tail").get<std::string>();
+  EXPECT_LT(tail.size(), 1100u);
+  EXPECT_THAT(tail, HasSubstr("short line"));
+}
+
+TEST_F(CommandObjectiveTest, ValueWithANulCharacterFailsTheTrialInsteadOfBeingCut) {
+  write_file("ok.sh", "echo 'objective: 0'\n");
+  const std::string nul_value("a\0b", 3);
+  FakeTrial in_argv(params(0.5, nul_value));
+  EXPECT_THAT(objective_error(*build("{kind: command, argv: [/bin/sh, ok.sh, '{name}']}"), in_argv),
+              HasSubstr("argument 2 'a\\0b' holds a NUL character"));
+  FakeTrial in_env(params(0.5, nul_value));
+  EXPECT_THAT(objective_error(*build("{kind: command, argv: [/bin/sh, ok.sh], env: {N: '{name}'}}"), in_env),
+              HasSubstr("env: N 'a\\0b'"));
+}
+
+TEST_F(CommandObjectiveTest, HugeTimeoutNeverFiresEarly) {
+  write_file("quick.sh", "sleep 0.2\necho 'objective: 5'\n");
+  FakeTrial trial(params());
+  EXPECT_EQ(build("{kind: command, argv: [/bin/sh, quick.sh], timeout_s: 1.0e300}")->evaluate(trial),
+            std::vector<double>{5});
+}
+
 TEST_F(CommandObjectiveTest, MissingProgram) {
   FakeTrial a(params()), b(params());
   EXPECT_THAT(objective_error(*build("{kind: command, argv: [nasforge-no-such-program-xyz, a]}"), a),

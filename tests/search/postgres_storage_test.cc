@@ -8,6 +8,8 @@
 #include <string>
 #include <thread>
 
+#include <gmock/gmock.h>
+
 #include "core/error.h"
 #include "search/postgres_testing.h"
 #include "testing.h"
@@ -15,6 +17,8 @@
 namespace nasforge {
 namespace {
 
+using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::NasforgeTest;
 using testing::TestDatabase;
 
@@ -43,9 +47,64 @@ TEST(PostgresUrlTest, RejectsWhatItCannotUseAndQuotesIt) {
   };
   EXPECT_NE(message("postgresql:///db").find("names no host"), std::string::npos);
   EXPECT_NE(message("postgresql://h/db?reconnect_wait_s=soon").find("reconnect_wait_s=soon"), std::string::npos);
-  EXPECT_NE(message("postgresql://h/db?reconnect_wait_s=-1").find("seconds >= 0"), std::string::npos);
+  EXPECT_NE(message("postgresql://h/db?reconnect_wait_s=-1").find("seconds from 0 to 1e9"), std::string::npos);
   EXPECT_NE(message("postgresql://h/db?sslmode").find("'sslmode' has no '=value'"), std::string::npos);
   EXPECT_NE(message("mysql://h/db").find("not a PostgreSQL URL"), std::string::npos);
+}
+
+TEST(PostgresUrlTest, UrlThatNoServerCouldAcceptFailsAtOnceQuotingTheValue) {
+  auto message = [](const std::string& url) {
+    try {
+      parse_postgres_url(url);
+    } catch (const ValueError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_THAT(message("postgresql://u@127.0.0.1:99999/db"), HasSubstr("port '99999' is not a port number"));
+  EXPECT_THAT(message("postgresql://u@127.0.0.1:abc/db"), HasSubstr("port 'abc'"));
+  EXPECT_THAT(message("postgresql://u@127.0.0.1:0/db"), HasSubstr("from 1 to 65535"));
+  EXPECT_THAT(message("postgresql://u@h1:5432,h2:70000/db"), HasSubstr("port '70000'"));
+  EXPECT_THAT(message("postgresql://u@h/db?port=5432x"), HasSubstr("port '5432x'"));
+  EXPECT_THAT(message("postgresql://u@h/db?connect_timeout=soon"), HasSubstr("connect_timeout=soon must be a whole"));
+  EXPECT_THAT(message("postgresql://u@h/db?sslmode=bogus"), HasSubstr("sslmode 'bogus' is not an SSL mode; use disable"));
+  std::string unknown = message("postgresql://u@h/db?conect_timeout=5");
+  EXPECT_THAT(unknown, HasSubstr("conect_timeout"));
+  EXPECT_THAT(unknown, HasSubstr("reconnect_wait_s, connect_wait_s and artifacts"));
+  std::string malformed = message("postgresql://u:hunter2@[::1/db");
+  EXPECT_THAT(malformed, HasSubstr("IPv6"));
+  EXPECT_THAT(malformed, Not(HasSubstr("hunter2")));
+  EXPECT_THAT(message("postgresql://h/db?connect_wait_s=1e300"), HasSubstr("connect_wait_s=1e300 must be a number"));
+  // A port left out is libpq's default, and an empty one in a multi-host list too.
+  EXPECT_EQ(message("postgresql://u@h1:5432,h2/db?port=,5433&connect_timeout=-1&sslmode=verify-full"), "no error");
+}
+
+TEST(PostgresUrlTest, BadPortIsNotRetriedForConnectWait) {
+  // The default connect_wait_s is 30 s; a URL error must not wait for any of it.
+  ASSERT_GE(PostgresOptions{}.connect_wait_s, 30.0);
+  auto started = std::chrono::steady_clock::now();
+  try {
+    PostgresStorage s("postgresql://u:secret@127.0.0.1:99999/db");
+    FAIL() << "opened a storage on port 99999";
+  } catch (const ValueError& e) {
+    EXPECT_THAT(std::string(e.what()), HasSubstr("'99999'"));
+    EXPECT_THAT(std::string(e.what()), Not(HasSubstr("secret")));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
+TEST(PostgresUrlTest, OptionsOnlyLibpqsConnectStepRejectsAreNotRetried) {
+  // libpq's parser accepts these; its connect step refuses them before any network traffic, every time.
+  for (const std::string query : {"target_session_attrs=bogus", "host=127.0.0.1,127.0.0.2&port=1,2,3"}) {
+    auto started = std::chrono::steady_clock::now();
+    try {
+      PostgresStorage s("postgresql://u@127.0.0.1/db?" + query);
+      FAIL() << "opened a storage with " << query;
+    } catch (const StorageError& e) {
+      EXPECT_THAT(std::string(e.what()), HasSubstr("retrying cannot help")) << query;
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5)) << query;
+  }
 }
 
 TEST(PostgresUrlTest, RedactsPasswords) {

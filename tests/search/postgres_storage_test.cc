@@ -36,47 +36,41 @@ TEST(PostgresUrlTest, SplitsNasforgeOptionsFromLibpqOnes) {
   EXPECT_DOUBLE_EQ(plain.options.reconnect_wait_s, PostgresOptions{}.reconnect_wait_s);
 }
 
+/// The ValueError parse_postgres_url raises for `url`, or "no error".
+std::string url_error(const std::string& url) {
+  try {
+    parse_postgres_url(url);
+  } catch (const ValueError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 TEST(PostgresUrlTest, RejectsWhatItCannotUseAndQuotesIt) {
-  auto message = [](const std::string& url) {
-    try {
-      parse_postgres_url(url);
-    } catch (const ValueError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  EXPECT_NE(message("postgresql:///db").find("names no host"), std::string::npos);
-  EXPECT_NE(message("postgresql://h/db?reconnect_wait_s=soon").find("reconnect_wait_s=soon"), std::string::npos);
-  EXPECT_NE(message("postgresql://h/db?reconnect_wait_s=-1").find("seconds from 0 to 1e9"), std::string::npos);
-  EXPECT_NE(message("postgresql://h/db?sslmode").find("'sslmode' has no '=value'"), std::string::npos);
-  EXPECT_NE(message("mysql://h/db").find("not a PostgreSQL URL"), std::string::npos);
+  EXPECT_NE(url_error("postgresql:///db").find("names no host"), std::string::npos);
+  EXPECT_NE(url_error("postgresql://h/db?reconnect_wait_s=soon").find("reconnect_wait_s=soon"), std::string::npos);
+  EXPECT_NE(url_error("postgresql://h/db?reconnect_wait_s=-1").find("seconds from 0 to 1e9"), std::string::npos);
+  EXPECT_NE(url_error("postgresql://h/db?sslmode").find("'sslmode' has no '=value'"), std::string::npos);
+  EXPECT_NE(url_error("mysql://h/db").find("not a PostgreSQL URL"), std::string::npos);
 }
 
 TEST(PostgresUrlTest, UrlThatNoServerCouldAcceptFailsAtOnceQuotingTheValue) {
-  auto message = [](const std::string& url) {
-    try {
-      parse_postgres_url(url);
-    } catch (const ValueError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  EXPECT_THAT(message("postgresql://u@127.0.0.1:99999/db"), HasSubstr("port '99999' is not a port number"));
-  EXPECT_THAT(message("postgresql://u@127.0.0.1:abc/db"), HasSubstr("port 'abc'"));
-  EXPECT_THAT(message("postgresql://u@127.0.0.1:0/db"), HasSubstr("from 1 to 65535"));
-  EXPECT_THAT(message("postgresql://u@h1:5432,h2:70000/db"), HasSubstr("port '70000'"));
-  EXPECT_THAT(message("postgresql://u@h/db?port=5432x"), HasSubstr("port '5432x'"));
-  EXPECT_THAT(message("postgresql://u@h/db?connect_timeout=soon"), HasSubstr("connect_timeout=soon must be a whole"));
-  EXPECT_THAT(message("postgresql://u@h/db?sslmode=bogus"), HasSubstr("sslmode 'bogus' is not an SSL mode; use disable"));
-  std::string unknown = message("postgresql://u@h/db?conect_timeout=5");
+  EXPECT_THAT(url_error("postgresql://u@127.0.0.1:99999/db"), HasSubstr("port '99999' is not a port number"));
+  EXPECT_THAT(url_error("postgresql://u@127.0.0.1:abc/db"), HasSubstr("port 'abc'"));
+  EXPECT_THAT(url_error("postgresql://u@127.0.0.1:0/db"), HasSubstr("from 1 to 65535"));
+  EXPECT_THAT(url_error("postgresql://u@h1:5432,h2:70000/db"), HasSubstr("port '70000'"));
+  EXPECT_THAT(url_error("postgresql://u@h/db?port=5432x"), HasSubstr("port '5432x'"));
+  EXPECT_THAT(url_error("postgresql://u@h/db?connect_timeout=soon"), HasSubstr("connect_timeout=soon must be a whole"));
+  EXPECT_THAT(url_error("postgresql://u@h/db?sslmode=bogus"), HasSubstr("sslmode 'bogus' is not an SSL mode; use disable"));
+  std::string unknown = url_error("postgresql://u@h/db?conect_timeout=5");
   EXPECT_THAT(unknown, HasSubstr("conect_timeout"));
   EXPECT_THAT(unknown, HasSubstr("reconnect_wait_s, connect_wait_s and artifacts"));
-  std::string malformed = message("postgresql://u:hunter2@[::1/db");
+  std::string malformed = url_error("postgresql://u:hunter2@[::1/db");
   EXPECT_THAT(malformed, HasSubstr("IPv6"));
   EXPECT_THAT(malformed, Not(HasSubstr("hunter2")));
-  EXPECT_THAT(message("postgresql://h/db?connect_wait_s=1e300"), HasSubstr("connect_wait_s=1e300 must be a number"));
+  EXPECT_THAT(url_error("postgresql://h/db?connect_wait_s=1e300"), HasSubstr("connect_wait_s=1e300 must be a number"));
   // A port left out is libpq's default, and an empty one in a multi-host list too.
-  EXPECT_EQ(message("postgresql://u@h1:5432,h2/db?port=,5433&connect_timeout=-1&sslmode=verify-full"), "no error");
+  EXPECT_EQ(url_error("postgresql://u@h1:5432,h2/db?port=,5433&connect_timeout=-1&sslmode=verify-full"), "no error");
 }
 
 TEST(PostgresUrlTest, BadPortIsNotRetriedForConnectWait) {

@@ -20,7 +20,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "evaluators/objective.h"
-#include "search/storage.h"
+#include "storage/storage.h"
 #include "search/study.h"
 #include "spaces/search_space.h"
 #include "strategies/sampler.h"

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -12,6 +13,7 @@
 #include <yaml-cpp/eventhandler.h>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "core/strings.h"
 
 namespace nasforge {
@@ -377,6 +379,18 @@ std::int64_t SectionReader::integer(const std::string& key, std::optional<std::i
   return n.as_int();
 }
 
+std::int64_t SectionReader::integer(const IntKey& k, std::optional<std::int64_t> def) {
+  std::int64_t v = integer(k.key, def, k.doc + " (" + k.range.describe() + ")");
+  require(k.range.contains(static_cast<double>(v)), k.key, "must be " + k.range.describe() + ", got " + std::to_string(v));
+  return v;
+}
+
+double SectionReader::number(const NumberKey& k, std::optional<double> def) {
+  double v = number(k.key, def, k.doc + " (" + k.range.describe() + ")");
+  require(k.range.contains(v), k.key, "must be " + k.range.describe() + ", got " + format_double(v));
+  return v;
+}
+
 bool SectionReader::flag(const std::string& key, bool def, const std::string& doc) {
   ConfigNode n = declare(key, "bool", def ? "true" : "false", doc);
   if (!n.defined() || n.is_null()) return def;
@@ -441,6 +455,33 @@ std::size_t lookup_name(const ConfigNode& at, const std::string& name, const std
     if (names[i] == name) return i;
   }
   at.fail("unknown " + what + " '" + name + "'" + did_you_mean(name, names) + "; available: " + join(names, ", "));
+}
+
+bool Range::contains(double v) const {
+  if (std::isnan(v)) return false;
+  if (min_open ? !(v > min) : !(v >= min)) return false;
+  return max_open ? v < max : v <= max;
+}
+
+std::string Range::describe() const {
+  const bool low = std::isfinite(min), high = std::isfinite(max);
+  if (low && high) {
+    return std::string("in ") + (min_open ? "(" : "[") + format_double(min) + ", " + format_double(max) +
+           (max_open ? ")" : "]");
+  }
+  if (low) return (min_open ? "> " : ">= ") + format_double(min);
+  if (high) return (max_open ? "< " : "<= ") + format_double(max);
+  return "a number";
+}
+
+void IntKey::check(std::int64_t v) const {
+  if (!range.contains(static_cast<double>(v))) {
+    throw ValueError(key + " must be " + range.describe() + ", got " + std::to_string(v));
+  }
+}
+
+void NumberKey::check(double v) const {
+  if (!range.contains(v)) throw ValueError(key + " must be " + range.describe() + ", got " + format_double(v));
 }
 
 }  // namespace nasforge

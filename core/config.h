@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -109,6 +110,42 @@ struct KeyDoc {
   std::string doc;           ///< One sentence for --help and docs.
 };
 
+/// The interval a numeric key allows; declared once with the key (IntKey, NumberKey) so that the YAML reader and
+/// the constructor of the options it fills check the same rule.
+struct Range {
+  double min = -std::numeric_limits<double>::infinity();  ///< Lower bound (-inf: none).
+  bool min_open = false;                                  ///< Whether `min` itself is excluded.
+  double max = std::numeric_limits<double>::infinity();   ///< Upper bound (inf: none).
+  bool max_open = false;                                  ///< Whether `max` itself is excluded.
+
+  /// [min, max] (a closed interval; either end may be infinite).
+  static Range closed(double min, double max = std::numeric_limits<double>::infinity()) { return {min, false, max, false}; }
+  /// (min, max) (an open interval).
+  static Range open(double min, double max = std::numeric_limits<double>::infinity()) { return {min, true, max, true}; }
+  /// Whether `v` lies inside (NaN never does).
+  bool contains(double v) const;
+  /// ">= 1", "> 0", "<= 6", "in [2, 1000]", "in (0, 1]".
+  std::string describe() const;
+};
+
+/// An integer key of a section: name, allowed range and doc, written once where the key is declared.
+struct IntKey {
+  std::string key;  ///< YAML key.
+  Range range;      ///< Allowed values.
+  std::string doc;  ///< One sentence for --help and docs.
+  /// ValueError "<key> must be <range>, got <v>" unless `v` is allowed; for constructors of options structs.
+  void check(std::int64_t v) const;
+};
+
+/// A float key of a section: name, allowed range and doc, written once where the key is declared.
+struct NumberKey {
+  std::string key;  ///< YAML key.
+  Range range;      ///< Allowed values.
+  std::string doc;  ///< One sentence for --help and docs.
+  /// ValueError "<key> must be <range>, got <v>" unless `v` is allowed; for constructors of options structs.
+  void check(double v) const;
+};
+
 /// Reads one YAML mapping whose keys are each declared once with type, default, check and doc; finish()
 /// rejects any key that was not declared, suggesting the nearest declared one.
 class SectionReader {
@@ -120,6 +157,10 @@ class SectionReader {
   double number(const std::string& key, std::optional<double> def, const std::string& doc);
   /// An integer key; required when `def` is empty.
   std::int64_t integer(const std::string& key, std::optional<std::int64_t> def, const std::string& doc);
+  /// `k.key` as an integer (required when `def` is empty), failing at the key unless it lies in `k.range`.
+  std::int64_t integer(const IntKey& k, std::optional<std::int64_t> def);
+  /// `k.key` as a float (required when `def` is empty), failing at the key unless it lies in `k.range`.
+  double number(const NumberKey& k, std::optional<double> def);
   /// A boolean key with a default.
   bool flag(const std::string& key, bool def, const std::string& doc);
   /// A string key; required when `def` is empty; when `allowed` is non-empty the value must be one of them.

@@ -22,7 +22,7 @@
 #include "core/error.h"
 #include "core/strings.h"
 #include "evaluators/registry.h"
-#include "evaluators/subprocess.h"
+#include "evaluators/process/subprocess.h"
 
 extern char** environ;
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/registry.h"
 #include "spaces/search_space.h"
 #include "spaces/trial.h"
 
@@ -26,18 +27,12 @@ class Objective {
   }
 };
 
-/// Name and one-line description of a registered objective kind.
-struct ObjectiveInfo {
-  std::string name;  ///< YAML `kind`.
-  std::string doc;   ///< One line.
-};
-
 /// Builds the objective named by `section`'s `kind` key from its other keys. Relative paths resolve against
 /// `base_dir` (the study file's folder). Unknown kinds and keys are ConfigErrors listing the valid ones.
 std::unique_ptr<Objective> make_objective(const ConfigNode& section, const SearchSpace& space,
                                           std::size_t n_objectives, const std::string& base_dir);
 
-/// All registered objective kinds.
-std::vector<ObjectiveInfo> objective_catalog();
+/// All registered objective kinds (YAML `kind`).
+const Catalog& objective_catalog();
 
 }  // namespace nasforge

@@ -1,7 +1,7 @@
 #include "evaluators/registry.h"
 
 #include "core/error.h"
-#include "evaluators/nn_library.h"
+#include "evaluators/nn_api.h"
 
 namespace nasforge {
 
@@ -10,62 +10,53 @@ namespace {
 using ObjectiveFactory = std::unique_ptr<Objective> (*)(SectionReader&, const SearchSpace&, std::size_t,
                                                         const std::string&);
 
-struct ObjectiveEntry {
-  ObjectiveInfo info;
+// One row per objective kind: its catalog entry and factory. Adding a kind is one file and one row here.
+struct ObjectiveRow {
+  CatalogEntry entry;
   ObjectiveFactory make;
 };
 
-const std::vector<ObjectiveEntry>& entries() {
-  static const std::vector<ObjectiveEntry> kEntries = {
-      {{"function", "built-in test function (branin, hartmann6, rosenbrock, ackley, noisy_*)"},
-       &make_function_objective},
-      {{"tabular", "look the configuration up in a CSV benchmark table (NAS-Bench-201, HPOLib)"},
-       &make_tabular_objective},
-      {{"command", "run your program with the parameters and read the objective from its output"},
-       &make_command_objective},
-      {{"train", "train the architecture's network with libtorch and return validation and cost metrics"},
-       &make_train_objective},
-  };
-  return kEntries;
-}
+const std::vector<ObjectiveRow> kObjectiveRows = {
+    {{"function", "built-in test function (branin, hartmann6, rosenbrock, ackley, noisy_*)"},
+     &make_function_objective},
+    {{"tabular", "look the configuration up in a CSV benchmark table (NAS-Bench-201, HPOLib)"},
+     &make_tabular_objective},
+    {{"command", "run your program with the parameters and read the objective from its output"},
+     &make_command_objective},
+    {{"train", "train the architecture's network with libtorch and return validation and cost metrics"},
+     &make_train_objective},
+};
 
 }  // namespace
 
 std::unique_ptr<Objective> make_train_objective(SectionReader& options, const SearchSpace& space,
                                                 std::size_t n_objectives, const std::string& base_dir) {
-  const NnApi* api = nullptr;
+  const EvaluatorNnApi* api = nullptr;
   try {
-    api = &nn_api("objective kind 'train'");
+    api = &evaluator_nn_api("objective kind 'train'");
   } catch (const ConfigError& e) {
     options.node().get("kind").fail(e.what());
   }
   return api->make_train_objective(options, space, n_objectives, base_dir);
 }
 
+const Catalog& objective_catalog() {
+  static const Catalog kCatalog = [] {
+    std::vector<CatalogEntry> entries;
+    for (const auto& row : kObjectiveRows) entries.push_back(row.entry);
+    return Catalog("objective kind", "kind", entries);
+  }();
+  return kCatalog;
+}
+
 std::unique_ptr<Objective> make_objective(const ConfigNode& section, const SearchSpace& space,
                                           std::size_t n_objectives, const std::string& base_dir) {
   if (!section.defined() || section.is_null()) section.fail("is required: say what to optimize (kind: ...)");
-  SectionReader options(section);
-  std::string kind = options.text("kind", std::nullopt, "objective kind");
-  std::vector<std::string> names;
-  for (const auto& e : entries()) names.push_back(e.info.name);
-  const ObjectiveEntry& entry = entries()[lookup_name(section.get("kind"), kind, names, "objective kind")];
   std::unique_ptr<Objective> objective;
-  try {
-    objective = entry.make(options, space, n_objectives, base_dir);
-  } catch (const ConfigError&) {
-    throw;
-  } catch (const ValueError& e) {
-    section.fail(e.what());
-  }
-  options.finish();
+  objective_catalog().build(section, std::nullopt, [&](SectionReader& options, std::size_t i) {
+    objective = kObjectiveRows[i].make(options, space, n_objectives, base_dir);
+  });
   return objective;
-}
-
-std::vector<ObjectiveInfo> objective_catalog() {
-  std::vector<ObjectiveInfo> out;
-  for (const auto& e : entries()) out.push_back(e.info);
-  return out;
 }
 
 }  // namespace nasforge

@@ -21,7 +21,7 @@ std::unique_ptr<Objective> make_tabular_objective(SectionReader& options, const 
 std::unique_ptr<Objective> make_command_objective(SectionReader& options, const SearchSpace& space,
                                                   std::size_t n_objectives, const std::string& base_dir);
 /// `train`: trains the architecture space's network for the trial with libtorch (evaluators/nn/train_objective.cc,
-/// reached through nn_api()); ConfigError when this build has no libtorch code.
+/// reached through evaluator_nn_api()); ConfigError when this build has no libtorch code.
 std::unique_ptr<Objective> make_train_objective(SectionReader& options, const SearchSpace& space,
                                                 std::size_t n_objectives, const std::string& base_dir);
 

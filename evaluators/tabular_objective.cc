@@ -7,8 +7,8 @@
 
 #include "core/error.h"
 #include "core/strings.h"
-#include "evaluators/csv_table.h"
-#include "evaluators/gzip_file.h"
+#include "evaluators/data/csv_table.h"
+#include "evaluators/data/gzip_file.h"
 #include "evaluators/registry.h"
 #include "spaces/nasbench201.h"
 

@@ -7,9 +7,9 @@
 #include "core/config.h"
 #include "core/json.h"
 #include "core/param_value.h"
-#include "evaluators/compression_config.h"
-#include "evaluators/cost_model.h"
-#include "evaluators/dataset.h"
+#include "evaluators/compression/compression_config.h"
+#include "evaluators/cost/cost_model.h"
+#include "evaluators/data/dataset.h"
 #include "evaluators/setting.h"
 #include "spaces/search_space.h"
 

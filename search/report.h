@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "search/storage.h"
+#include "storage/storage.h"
 #include "spaces/trial.h"
 
 namespace nasforge {

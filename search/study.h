@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "search/storage.h"
+#include "storage/storage.h"
 #include "spaces/search_space.h"
 #include "spaces/trial.h"
 #include "strategies/pruner.h"

@@ -7,8 +7,8 @@
 #include "core/error.h"
 #include "core/strings.h"
 #include "evaluators/objective.h"
-#include "search/storage.h"
 #include "spaces/architecture.h"
+#include "storage/storage.h"
 #include "strategies/pruner.h"
 #include "strategies/sampler.h"
 
@@ -57,10 +57,14 @@ StudyConfig parse_study_config(const std::string& text, const std::string& name,
   ConfigNode storage_node = top.child("storage", "string", "storage URL, e.g. sqlite:///study.db");
   ConfigNode space_node = top.child("space", "mapping", "the search space: one entry per parameter");
   ConfigNode architecture_node =
-      top.child("architecture", "mapping", "a network family searched with the space: {type: chain|cell, ...}");
-  ConfigNode strategy_node = top.child("strategy", "mapping", "search strategy: {name: tpe|random|grid, ...}");
-  ConfigNode pruner_node = top.child("pruner", "mapping", "early stopping: {name: none|median|asha|..., ...}");
-  ConfigNode objective_node = top.child("objective", "mapping", "what to evaluate: {kind: function|tabular|command}");
+      top.child("architecture", "mapping",
+                "a network family searched with the space: {type: " + architecture_catalog().hint() + ", ...}");
+  ConfigNode strategy_node =
+      top.child("strategy", "mapping", "search strategy: {name: " + sampler_catalog().hint() + ", ...}");
+  ConfigNode pruner_node =
+      top.child("pruner", "mapping", "early stopping: {name: " + pruner_catalog().hint() + ", ...}");
+  ConfigNode objective_node =
+      top.child("objective", "mapping", "what to evaluate: {kind: " + objective_catalog().hint() + ", ...}");
   ConfigNode enqueue_node = top.child("enqueue", "list", "parameter sets to evaluate before sampling");
   top.finish();
 

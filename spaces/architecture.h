@@ -6,8 +6,9 @@
 
 #include "core/config.h"
 #include "core/param_value.h"
+#include "core/registry.h"
 #include "spaces/net_graph.h"
-#include "spaces/search_space.h"
+#include "spaces/param_spec.h"
 
 namespace nasforge {
 
@@ -42,14 +43,8 @@ class ArchitectureSpace {
 /// types and keys are ConfigErrors listing the valid ones.
 std::shared_ptr<const ArchitectureSpace> make_architecture(const ConfigNode& section);
 
-/// Name and one-line description of a registered architecture type.
-struct ArchitectureInfo {
-  std::string name;  ///< YAML `type`.
-  std::string doc;   ///< One line.
-};
-
-/// All registered architecture types.
-std::vector<ArchitectureInfo> architecture_catalog();
+/// All registered architecture types (YAML `type`).
+const Catalog& architecture_catalog();
 
 // Factories of the registered types. Each declares its own keys on `options` (the registry has already declared
 // `type` and calls finish() afterwards, so undeclared keys are rejected).

@@ -8,25 +8,11 @@
 #include "core/config.h"
 #include "core/param_value.h"
 #include "spaces/distribution.h"
+#include "spaces/param_spec.h"
 
 namespace nasforge {
 
 class ArchitectureSpace;
-
-/// One clause of a `when:` condition: the parent parameter must take one of `values`.
-struct ConditionClause {
-  std::string parent;              ///< Name of the parameter this one depends on.
-  std::vector<ParamValue> values;  ///< Values of the parent for which this parameter is active.
-};
-
-/// One parameter of a search space.
-struct ParamSpec {
-  std::string name;                   ///< Parameter name (YAML key).
-  Distribution distribution;          ///< Its domain.
-  std::vector<ConditionClause> when;  ///< All clauses must hold for the parameter to be active; empty = always.
-  std::string doc;                    ///< Optional description from YAML `doc:`.
-  SourceLocation location;            ///< Where it was declared, for later errors.
-};
 
 /// An ordered set of parameters, parents before their conditional children.
 class SearchSpace {

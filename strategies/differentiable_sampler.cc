@@ -8,7 +8,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "evaluators/nn_library.h"
+#include "strategies/nn_api.h"
 #include "evaluators/train_config.h"
 #include "spaces/architecture.h"
 #include "strategies/random_sampler.h"
@@ -39,7 +39,7 @@ class DifferentiableSampler : public Sampler {
     DifferentiableOptions o = options_;
     o.seed = options_.seed + static_cast<std::uint64_t>(searches_++);
     DifferentiableResult r =
-        nn_api("the " + name + " strategy").run_differentiable_search(o, cell_, train_, [&](const std::string& m) {
+        strategy_nn_api("the " + name + " strategy").run_differentiable_search(o, cell_, train_, [&](const std::string& m) {
           if (ctx.progress) ctx.progress(name + " search " + std::to_string(searches_) + ": " + m);
         });
     // The architecture comes from the search; any other parameter (e.g. a learning rate) is drawn at random.

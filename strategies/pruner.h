@@ -23,7 +23,7 @@ class Pruner {
 /// are ConfigErrors listing the valid ones.
 std::unique_ptr<Pruner> make_pruner(const ConfigNode& section);
 
-/// All registered pruners.
-std::vector<StrategyInfo> pruner_catalog();
+/// All registered pruners (YAML `pruner.name`).
+const Catalog& pruner_catalog();
 
 }  // namespace nasforge

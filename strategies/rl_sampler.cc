@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "evaluators/nn_library.h"
+#include "strategies/nn_api.h"
 #include "strategies/registry.h"
 
 namespace nasforge {
@@ -18,7 +18,7 @@ class LazyRlSampler : public Sampler {
   LazyRlSampler(RlOptions options, SearchSpace space) : options_(options), space_(std::move(space)) {}
 
   ParamMap sample(const SampleContext& ctx) override {
-    if (!impl_) impl_ = nn_api("the rl strategy").make_rl_sampler(options_, space_);
+    if (!impl_) impl_ = strategy_nn_api("the rl strategy").make_rl_sampler(options_, space_);
     return impl_->sample(ctx);
   }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/registry.h"
 #include "core/json.h"
 #include "core/param_value.h"
 #include "spaces/search_space.h"
@@ -51,18 +52,12 @@ struct StrategyEnv {
   std::string base_dir;          ///< Folder that relative paths in `objective` resolve against.
 };
 
-/// Name and one-line description of a registered strategy, for --help and errors.
-struct StrategyInfo {
-  std::string name;  ///< YAML name.
-  std::string doc;   ///< One line.
-};
-
 /// Builds the sampler named by `section`'s `name` key (default "tpe") from its other keys; unknown names and
 /// keys are ConfigErrors listing the valid ones.
 std::unique_ptr<Sampler> make_sampler(const ConfigNode& section, const SearchSpace& space, std::uint64_t seed,
                                       const StrategyEnv& env);
 
-/// All registered strategies.
-std::vector<StrategyInfo> sampler_catalog();
+/// All registered strategies (YAML `strategy.name`).
+const Catalog& sampler_catalog();
 
 }  // namespace nasforge

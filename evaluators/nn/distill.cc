@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "evaluators/nn/model_bundle.h"
+#include "evaluators/export/nn/model_bundle.h"
 
 namespace nasforge {
 

@@ -6,7 +6,7 @@
 
 #include <torch/torch.h>
 
-#include "evaluators/compression_config.h"
+#include "evaluators/compression/compression_config.h"
 #include "evaluators/nn/trainer.h"
 #include "spaces/nn/graph_module.h"
 

@@ -11,11 +11,11 @@
 
 namespace nasforge {
 
-/// The libtorch implementation behind make_train_objective (reached through nn_api()).
+/// The libtorch implementation behind make_train_objective (reached through evaluator_nn_api()).
 std::unique_ptr<Objective> make_train_objective_nn(SectionReader& options, const SearchSpace& space,
                                                    std::size_t n_objectives, const std::string& base_dir);
 
-/// The libtorch implementation behind evaluate_bundle (reached through nn_api()).
+/// The libtorch implementation behind evaluate_bundle (reached through evaluator_nn_api()).
 Json evaluate_bundle_nn(const std::string& dir, const std::string& device, int threads);
 
 }  // namespace nasforge

@@ -7,7 +7,7 @@
 
 #include <torch/torch.h>
 
-#include "evaluators/dataset.h"
+#include "evaluators/data/dataset.h"
 #include "evaluators/train_config.h"
 #include "spaces/nn/graph_module.h"
 

@@ -75,7 +75,7 @@ class RlController {
 };
 
 /// The `rl` strategy's sampler: an LSTM controller (libtorch) emitting one decision per parameter, trained with
-/// REINFORCE on the completed trials it has not learnt from yet (reached through nn_api()).
+/// REINFORCE on the completed trials it has not learnt from yet (reached through strategy_nn_api()).
 std::unique_ptr<Sampler> make_rl_sampler_nn(const RlOptions& options, const SearchSpace& space);
 
 }  // namespace nasforge

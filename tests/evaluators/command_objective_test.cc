@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "fake_trial.h"
+#include "evaluators/fake_trial.h"
 #include "testing.h"
 
 namespace nasforge::testing {

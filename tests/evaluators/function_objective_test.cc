@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "evaluators/test_functions.h"
-#include "fake_trial.h"
+#include "evaluators/fake_trial.h"
 #include "testing.h"
 
 namespace nasforge::testing {

@@ -8,9 +8,9 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "evaluators/csv_table.h"
+#include "evaluators/data/csv_table.h"
 #include "evaluators/registry.h"
-#include "fake_trial.h"
+#include "evaluators/fake_trial.h"
 #include "testing.h"
 
 namespace nasforge::testing {

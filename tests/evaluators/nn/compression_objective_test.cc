@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "evaluators/fake_trial.h"
-#include "train_testing.h"
+#include "evaluators/nn/train_testing.h"
 
 namespace nasforge {
 namespace {

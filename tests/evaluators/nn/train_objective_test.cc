@@ -7,13 +7,13 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
-#include "evaluators/cost_model.h"
+#include "evaluators/cost/cost_model.h"
 #include "evaluators/fake_trial.h"
 #include "evaluators/train_config.h"
 #include "search/runner.h"
 #include "search/study.h"
 #include "strategies/sampler.h"
-#include "train_testing.h"
+#include "evaluators/nn/train_testing.h"
 
 namespace nasforge {
 namespace {

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "evaluators/cost_model.h"
+#include "evaluators/cost/cost_model.h"
 #include "spaces/architecture.h"
 #include "testing.h"
 

@@ -10,7 +10,7 @@
 
 #include "core/config.h"
 #include "evaluators/objective.h"
-#include "search/storage.h"
+#include "storage/storage.h"
 #include "search/study.h"
 #include "spaces/architecture.h"
 #include "spaces/nn/graph_module.h"

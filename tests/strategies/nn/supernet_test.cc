@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "evaluators/cost_model.h"
+#include "evaluators/cost/cost_model.h"
 #include "evaluators/train_config.h"
 #include "spaces/architecture.h"
 #include "spaces/nasbench201.h"

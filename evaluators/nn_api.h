@@ -1,0 +1,33 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "core/json.h"
+#include "evaluators/objective.h"
+#include "spaces/search_space.h"
+
+namespace nasforge {
+
+/// The evaluators' entry points into the libtorch module (core/nn_module.h), implemented in evaluators/nn/.
+struct EvaluatorNnApi {
+  int version = 0;  ///< kEvaluatorNnApiVersion of the module; a mismatch means a stale build.
+  /// The `train` objective (see make_train_objective).
+  std::unique_ptr<Objective> (*make_train_objective)(SectionReader& options, const SearchSpace& space,
+                                                      std::size_t n_objectives, const std::string& base_dir) = nullptr;
+  /// See evaluate_bundle.
+  Json (*evaluate_bundle)(const std::string& dir, const std::string& device, int threads) = nullptr;
+};
+
+/// Bumped whenever EvaluatorNnApi changes.
+inline constexpr int kEvaluatorNnApiVersion = 3;
+/// The C function of the module returning its EvaluatorNnApi (defined in evaluators/nn/nn_api.cc).
+inline constexpr const char* kEvaluatorNnApiSymbol = "nasforge_evaluator_nn_api";
+
+/// The evaluators' libtorch entry points, resolved once per process; ConfigError naming `needed_for` when this build
+/// has no libtorch code (see nn_module_symbol).
+const EvaluatorNnApi& evaluator_nn_api(const std::string& needed_for);
+
+}  // namespace nasforge

@@ -193,7 +193,7 @@ class SectionReader {
 };
 
 /// Index of `name` in `names`; otherwise fails at `at` with "unknown <what> 'name' (did you mean ..?);
-/// available: ...". The one lookup behind every name-to-factory registry.
+/// available: ...". The one name lookup behind Catalog (core/registry.h) and every other choice by name.
 std::size_t lookup_name(const ConfigNode& at, const std::string& name, const std::vector<std::string>& names,
                         const std::string& what);
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "strategies/nn_api.h"
 #include "evaluators/train_config.h"
 #include "spaces/architecture.h"
@@ -17,6 +18,27 @@
 namespace nasforge {
 
 namespace {
+
+const IntKey kEpochs{"epochs", Range::closed(1), "search epochs over the weight part of the training split"};
+const IntKey kBatchSize{"batch_size", Range::closed(1), "mini-batch size of weight and architecture steps"};
+const NumberKey kArchFraction{"arch_fraction", Range::open(0, 1),
+                              "share of the training split held out for architecture steps"};
+const NumberKey kWLr{"w_lr", Range{0, /*min_open=*/true},
+                     "supernet weights: peak SGD learning rate (cosine decay to w_lr_min)"};
+const NumberKey kWMomentum{"w_momentum", Range{0, false, 1, /*max_open=*/true}, "supernet weights: SGD momentum"};
+const NumberKey kWWeightDecay{"w_weight_decay", Range::closed(0), "supernet weights: L2 penalty"};
+const NumberKey kGradClip{"grad_clip", Range::closed(0), "supernet weights: gradient-norm clip (0 = off)"};
+const NumberKey kArchLr{"arch_lr", Range{0, /*min_open=*/true}, "architecture parameters: Adam learning rate"};
+const NumberKey kArchWeightDecay{"arch_weight_decay", Range::closed(0), "architecture parameters: L2 penalty"};
+const IntKey kOrder{"order", Range::closed(1, 2),
+                    "1: first-order DARTS; 2: second-order (unrolled) architecture gradient"};
+const IntKey kChannels{"channels", Range::closed(0), "supernet channels of the first stage (0: the cell space's)"};
+const IntKey kCellsPerStage{"cells_per_stage", Range::closed(0), "supernet cells per stage (0: the cell space's)"};
+const NumberKey kCostWeight{"cost_weight", Range::closed(0),
+                            "weight of the expected-MACs term (FBNet/ProxylessNAS) in the architecture loss"};
+const IntKey kMaxSkip{"max_skip", Range::closed(-1, 6),
+                      "collapse remedy (DARTS+): stop the search when the derived cell has more skip connections "
+                      "than this (-1: off)"};
 
 class DifferentiableSampler : public Sampler {
  public:
@@ -88,54 +110,30 @@ std::unique_ptr<Sampler> make_differentiable(SectionReader& options, const Searc
   DifferentiableOptions o;
   o.gdas = gdas;
   o.seed = seed;
-  o.epochs = options.integer("epochs", o.epochs, "search epochs over the weight part of the training split");
-  options.require(o.epochs >= 1, "epochs", "must be >= 1, got " + std::to_string(o.epochs));
-  o.batch_size = options.integer("batch_size", o.batch_size, "mini-batch size of weight and architecture steps");
-  options.require(o.batch_size >= 1, "batch_size", "must be >= 1, got " + std::to_string(o.batch_size));
-  o.arch_fraction =
-      options.number("arch_fraction", o.arch_fraction, "share of the training split held out for architecture steps");
-  options.require(o.arch_fraction > 0 && o.arch_fraction < 1, "arch_fraction",
-                  "must be in (0, 1), got " + std::to_string(o.arch_fraction));
-  o.w_lr = options.number("w_lr", o.w_lr, "supernet weights: peak SGD learning rate (cosine decay to w_lr_min)");
-  options.require(o.w_lr > 0, "w_lr", "must be > 0, got " + std::to_string(o.w_lr));
+  o.epochs = options.integer(kEpochs, o.epochs);
+  o.batch_size = options.integer(kBatchSize, o.batch_size);
+  o.arch_fraction = options.number(kArchFraction, o.arch_fraction);
+  o.w_lr = options.number(kWLr, o.w_lr);
   o.w_lr_min = options.number("w_lr_min", o.w_lr_min, "supernet weights: final learning rate");
   options.require(o.w_lr_min >= 0 && o.w_lr_min <= o.w_lr, "w_lr_min",
-                  "must be in [0, w_lr], got " + std::to_string(o.w_lr_min));
-  o.w_momentum = options.number("w_momentum", o.w_momentum, "supernet weights: SGD momentum");
-  options.require(o.w_momentum >= 0 && o.w_momentum < 1, "w_momentum",
-                  "must be in [0, 1), got " + std::to_string(o.w_momentum));
-  o.w_weight_decay = options.number("w_weight_decay", o.w_weight_decay, "supernet weights: L2 penalty");
-  options.require(o.w_weight_decay >= 0, "w_weight_decay", "must be >= 0, got " + std::to_string(o.w_weight_decay));
-  o.grad_clip = options.number("grad_clip", o.grad_clip, "supernet weights: gradient-norm clip (0 = off)");
-  options.require(o.grad_clip >= 0, "grad_clip", "must be >= 0, got " + std::to_string(o.grad_clip));
-  o.arch_lr = options.number("arch_lr", o.arch_lr, "architecture parameters: Adam learning rate");
-  options.require(o.arch_lr > 0, "arch_lr", "must be > 0, got " + std::to_string(o.arch_lr));
-  o.arch_weight_decay = options.number("arch_weight_decay", o.arch_weight_decay, "architecture parameters: L2 penalty");
-  options.require(o.arch_weight_decay >= 0, "arch_weight_decay",
-                  "must be >= 0, got " + std::to_string(o.arch_weight_decay));
+                  "must be in [0, w_lr], got " + format_double(o.w_lr_min));
+  o.w_momentum = options.number(kWMomentum, o.w_momentum);
+  o.w_weight_decay = options.number(kWWeightDecay, o.w_weight_decay);
+  o.grad_clip = options.number(kGradClip, o.grad_clip);
+  o.arch_lr = options.number(kArchLr, o.arch_lr);
+  o.arch_weight_decay = options.number(kArchWeightDecay, o.arch_weight_decay);
   if (gdas) {
     o.tau_max = options.number("tau_max", o.tau_max, "Gumbel-softmax temperature at the first epoch");
     o.tau_min = options.number("tau_min", o.tau_min, "Gumbel-softmax temperature at the last epoch");
     options.require(o.tau_min > 0 && o.tau_min <= o.tau_max, "tau_min",
-                    "must be in (0, tau_max = " + std::to_string(o.tau_max) + "], got " + std::to_string(o.tau_min));
+                    "must be in (0, tau_max = " + format_double(o.tau_max) + "], got " + format_double(o.tau_min));
   } else {
-    o.order = static_cast<int>(
-        options.integer("order", o.order, "1: first-order DARTS; 2: second-order (unrolled) architecture gradient"));
-    options.require(o.order == 1 || o.order == 2, "order", "must be 1 or 2, got " + std::to_string(o.order));
+    o.order = static_cast<int>(options.integer(kOrder, o.order));
   }
-  o.channels = options.integer("channels", o.channels, "supernet channels of the first stage (0: the cell space's)");
-  options.require(o.channels >= 0, "channels", "must be >= 0, got " + std::to_string(o.channels));
-  o.cells_per_stage =
-      options.integer("cells_per_stage", o.cells_per_stage, "supernet cells per stage (0: the cell space's)");
-  options.require(o.cells_per_stage >= 0, "cells_per_stage", "must be >= 0, got " + std::to_string(o.cells_per_stage));
-  o.cost_weight = options.number("cost_weight", o.cost_weight,
-                                 "weight of the expected-MACs term (FBNet/ProxylessNAS) in the architecture loss");
-  options.require(o.cost_weight >= 0, "cost_weight", "must be >= 0, got " + std::to_string(o.cost_weight));
-  o.max_skip = options.integer("max_skip", o.max_skip,
-                               "collapse remedy (DARTS+): stop the search when the derived cell has more skip "
-                               "connections than this (-1: off)");
-  options.require(o.max_skip >= -1 && o.max_skip <= 6, "max_skip",
-                  "must be in [-1, 6], got " + std::to_string(o.max_skip));
+  o.channels = options.integer(kChannels, o.channels);
+  o.cells_per_stage = options.integer(kCellsPerStage, o.cells_per_stage);
+  o.cost_weight = options.number(kCostWeight, o.cost_weight);
+  o.max_skip = options.integer(kMaxSkip, o.max_skip);
 
   if (!env.objective.defined() || env.objective.is_null()) {
     throw ValueError("the " + name +

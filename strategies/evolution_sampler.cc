@@ -13,7 +13,8 @@ namespace nasforge {
 
 namespace {
 
-constexpr int kMaxPopulation = 1000000;
+const IntKey kPopulationSize{"population_size", Range::closed(1, 1e6),
+                             "P: random trials until P finished, then parents come from the P most recent ones"};
 // Children identical to a population member teach nothing; a few fresh mutations usually avoid them, and tiny
 // spaces where they cannot be avoided must still get an answer.
 constexpr int kDuplicateRetries = 8;
@@ -62,9 +63,7 @@ EvolutionSampler::EvolutionSampler(EvolutionSamplerOptions options, std::size_t 
   check(n_objectives >= 1, "a study needs at least one objective, got 0");
   check(n_objectives == 1, "evolution optimises a single objective, got " + std::to_string(n_objectives) +
                                " objectives; use tpe or random for several objectives");
-  check(options_.population_size >= 1 && options_.population_size <= kMaxPopulation,
-        "population_size must be in [1, " + std::to_string(kMaxPopulation) + "], got " +
-            std::to_string(options_.population_size));
+  kPopulationSize.check(options_.population_size);
   check(options_.sample_size >= 1 && options_.sample_size <= options_.population_size,
         "sample_size must be in [1, population_size = " + std::to_string(options_.population_size) + "], got " +
             std::to_string(options_.sample_size));
@@ -154,10 +153,7 @@ std::unique_ptr<Sampler> make_evolution_sampler(SectionReader& options, const Se
   const std::size_t n_objectives = env.n_objectives;
   EvolutionSamplerOptions o;
   o.seed = seed;
-  std::int64_t population = options.integer(
-      "population_size", 50, "P: random trials until P finished, then parents come from the P most recent ones");
-  options.require(population >= 1 && population <= kMaxPopulation, "population_size",
-                  "must be in [1, " + std::to_string(kMaxPopulation) + "], got " + std::to_string(population));
+  std::int64_t population = options.integer(kPopulationSize, 50);
   o.population_size = static_cast<int>(population);
   std::int64_t sample = options.integer("sample_size", std::min<std::int64_t>(10, population),
                                         "S: tournament size, the parent is the best of S random members (default: "

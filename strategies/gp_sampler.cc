@@ -22,6 +22,11 @@ constexpr std::size_t kBestTrialStarts = 5;
 // which keeps a proposal well under a second with a few hundred trials.
 constexpr int kFullFitEvery = 10;
 
+// The caps keep the values inside the int fields of GpSamplerOptions.
+const IntKey kNStartupTrials{"n_startup_trials", Range::closed(0, 1e9), "random trials before the GP starts modelling"};
+const IntKey kNCandidates{"n_candidates", Range::closed(1, 1e6),
+                          "random points scored by log expected improvement per proposal"};
+
 // Standard normal draw from the platform-independent uniform01 (Box-Muller).
 double normal01(std::mt19937_64& rng) {
   double u1 = 1.0 - uniform01(rng);  // (0, 1]
@@ -131,9 +136,8 @@ GpSampler::GpSampler(GpSamplerOptions options, std::size_t n_objectives)
     throw ValueError("the gp strategy handles exactly one objective, the study has " + std::to_string(n_objectives) +
                      "; use tpe or random for several objectives");
   }
-  check(options_.n_startup_trials >= 0,
-        "n_startup_trials must be >= 0, got " + std::to_string(options_.n_startup_trials));
-  check(options_.n_candidates >= 1, "n_candidates must be >= 1, got " + std::to_string(options_.n_candidates));
+  kNStartupTrials.check(options_.n_startup_trials);
+  kNCandidates.check(options_.n_candidates);
   check(options_.n_local_starts >= 0, "n_local_starts must be >= 0, got " + std::to_string(options_.n_local_starts));
   check(options_.n_local_steps >= 0, "n_local_steps must be >= 0, got " + std::to_string(options_.n_local_steps));
 }
@@ -314,18 +318,10 @@ ParamMap GpSampler::sample(const SampleContext& ctx) {
 
 std::unique_ptr<Sampler> make_gp_sampler(SectionReader& options, const SearchSpace&, std::uint64_t seed,
                                          const StrategyEnv& env) {
-  const std::size_t n_objectives = env.n_objectives;
   GpSamplerOptions o;
   o.seed = seed;
-  std::int64_t startup = options.integer("n_startup_trials", 10, "random trials before the GP starts modelling");
-  options.require(startup >= 0 && startup <= 1000000000, "n_startup_trials",
-                  "must be in [0, 1e9], got " + std::to_string(startup));
-  o.n_startup_trials = static_cast<int>(startup);
-  std::int64_t candidates =
-      options.integer("n_candidates", 1000, "random points scored by log expected improvement per proposal");
-  options.require(candidates >= 1 && candidates <= 1000000, "n_candidates",
-                  "must be in [1, 1000000], got " + std::to_string(candidates));
-  o.n_candidates = static_cast<int>(candidates);
+  o.n_startup_trials = static_cast<int>(options.integer(kNStartupTrials, 10));
+  o.n_candidates = static_cast<int>(options.integer(kNCandidates, 1000));
   std::string liar = options.text("constant_liar", std::string("best"),
                                   "value assumed for RUNNING trials: best, mean or worst value so far, believer (the "
                                   "GP's prediction) or none",
@@ -335,11 +331,7 @@ std::unique_ptr<Sampler> make_gp_sampler(SectionReader& options, const SearchSpa
                     : liar == "believer" ? GpLiar::kBeliever
                     : liar == "none"     ? GpLiar::kNone
                                          : GpLiar::kBest;
-  if (n_objectives != 1) {
-    throw ValueError("the gp strategy handles exactly one objective, the study has " + std::to_string(n_objectives) +
-                     "; use tpe or random for several objectives");
-  }
-  return std::make_unique<GpSampler>(o, n_objectives);
+  return std::make_unique<GpSampler>(o, env.n_objectives);
 }
 
 }  // namespace nasforge

@@ -10,6 +10,9 @@ namespace nasforge {
 
 namespace {
 
+const IntKey kMinResource{"min_resource", Range::closed(1),
+                          "steps before the first rung of the most aggressive bracket"};
+
 // CRC-32 (IEEE, as zlib and Python's binascii.crc32), bitwise: it runs once per trial and bracket lookup.
 std::uint32_t crc32(const std::string& text) {
   std::uint32_t crc = 0xFFFFFFFFu;
@@ -23,10 +26,9 @@ std::uint32_t crc32(const std::string& text) {
 }  // namespace
 
 HyperbandPruner::HyperbandPruner(const HyperbandOptions& options) : options_(options) {
-  check(options.min_resource >= 1, "min_resource must be >= 1, got " + std::to_string(options.min_resource));
-  check(options.reduction_factor >= 2,
-        "reduction_factor must be >= 2, got " + std::to_string(options.reduction_factor));
-  check(options.bootstrap_count >= 0, "bootstrap_count must be >= 0, got " + std::to_string(options.bootstrap_count));
+  kMinResource.check(options.min_resource);
+  kReductionFactor.check(options.reduction_factor);
+  kBootstrapCount.check(options.bootstrap_count);
   if (options.max_resource) {
     check(*options.max_resource >= options.min_resource,
           "max_resource must be 'auto' or an integer >= min_resource (" + std::to_string(options.min_resource) +
@@ -94,11 +96,11 @@ bool HyperbandPruner::prune(const FrozenTrial& trial, const std::vector<FrozenTr
 
 std::unique_ptr<Pruner> make_hyperband_pruner(SectionReader& options) {
   HyperbandOptions o;
-  o.min_resource = options.integer("min_resource", 1, "steps before the first rung of the most aggressive bracket");
-  options.require(o.min_resource >= 1, "min_resource", "must be >= 1, got " + std::to_string(o.min_resource));
+  o.min_resource = options.integer(kMinResource, 1);
+  // At least min_resource, so this key's range is only known now.
   o.max_resource = read_auto_resource(
-      options, "max_resource", o.min_resource, "min_resource (" + std::to_string(o.min_resource) + ")",
-      "largest step + 1 a trial reaches: an integer, or 'auto' (from the first finished trial)");
+      options, IntKey{"max_resource", Range::closed(static_cast<double>(o.min_resource)),
+                      "largest step + 1 a trial reaches: an integer, or 'auto' (from the first finished trial)"});
   read_halving_rates(options, 3, "max_resource", o.max_resource.has_value(), o.reduction_factor, o.bootstrap_count);
   return std::make_unique<HyperbandPruner>(o);
 }

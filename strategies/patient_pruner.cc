@@ -1,14 +1,15 @@
 #include <cmath>
 #include <limits>
 
-#include "core/error.h"
-#include "core/strings.h"
 #include "strategies/pruners.h"
 #include "strategies/registry.h"
 
 namespace nasforge {
 
 namespace {
+
+const IntKey kPatience{"patience", Range::closed(0), "reports without improvement tolerated before pruning"};
+const NumberKey kMinDelta{"min_delta", Range::closed(0), "smallest change that counts as an improvement"};
 
 // numpy's nanmin / nanmax: NaN only when every value is NaN.
 double nan_best(const std::vector<double>& values, bool maximize) {
@@ -24,8 +25,8 @@ double nan_best(const std::vector<double>& values, bool maximize) {
 
 PatientPruner::PatientPruner(std::unique_ptr<Pruner> wrapped, std::int64_t patience, double min_delta)
     : wrapped_(std::move(wrapped)), patience_(patience), min_delta_(min_delta) {
-  check(patience >= 0, "patience must be >= 0, got " + std::to_string(patience));
-  check(min_delta >= 0, "min_delta must be >= 0, got " + format_double(min_delta));
+  kPatience.check(patience);
+  kMinDelta.check(min_delta);
 }
 
 bool PatientPruner::prune(const FrozenTrial& trial, const std::vector<FrozenTrial>& trials,
@@ -45,11 +46,8 @@ bool PatientPruner::prune(const FrozenTrial& trial, const std::vector<FrozenTria
 }
 
 std::unique_ptr<Pruner> make_patient_pruner(SectionReader& options) {
-  std::int64_t patience =
-      options.integer("patience", std::nullopt, "reports without improvement tolerated before pruning (>= 0)");
-  options.require(patience >= 0, "patience", "must be >= 0, got " + std::to_string(patience));
-  double min_delta = options.number("min_delta", 0.0, "smallest change that counts as an improvement (>= 0)");
-  options.require(min_delta >= 0, "min_delta", "must be >= 0, got " + format_double(min_delta));
+  std::int64_t patience = options.integer(kPatience, std::nullopt);
+  double min_delta = options.number(kMinDelta, 0.0);
   ConfigNode wrapped_node = options.child(
       "wrapped", "mapping", "pruner consulted once patience runs out (absent or none: prune right away)");
   std::unique_ptr<Pruner> wrapped;

@@ -2,14 +2,20 @@
 #include <cmath>
 #include <limits>
 
-#include "core/error.h"
-#include "core/strings.h"
 #include "strategies/pruners.h"
 #include "strategies/registry.h"
 
 namespace nasforge {
 
 namespace {
+
+const NumberKey kPercentile{"percentile", Range::closed(0, 100),
+                            "keep trials within the best `percentile` percent at each step"};
+const IntKey kNStartupTrials{"n_startup_trials", Range::closed(0), "no pruning until this many trials have completed"};
+const IntKey kNWarmupSteps{"n_warmup_steps", Range::closed(0), "no pruning before a trial reaches this step"};
+const IntKey kIntervalSteps{"interval_steps", Range::closed(1), "check every this many steps after the warm-up"};
+const IntKey kNMinTrials{"n_min_trials", Range::closed(1),
+                         "no pruning unless this many completed trials reported the step"};
 
 // numpy.nanpercentile with the default "linear" method, including its two-sided lerp, so that ties with
 // Optuna's threshold are decided the same way.
@@ -41,13 +47,11 @@ bool first_in_interval(int step, const std::map<int, double>& reported, std::int
 }  // namespace
 
 PercentilePruner::PercentilePruner(const PercentileOptions& options) : options_(options) {
-  check(options.percentile >= 0 && options.percentile <= 100,
-        "percentile must be between 0 and 100, got " + format_double(options.percentile));
-  check(options.n_startup_trials >= 0,
-        "n_startup_trials must be >= 0, got " + std::to_string(options.n_startup_trials));
-  check(options.n_warmup_steps >= 0, "n_warmup_steps must be >= 0, got " + std::to_string(options.n_warmup_steps));
-  check(options.interval_steps >= 1, "interval_steps must be >= 1, got " + std::to_string(options.interval_steps));
-  check(options.n_min_trials >= 1, "n_min_trials must be >= 1, got " + std::to_string(options.n_min_trials));
+  kPercentile.check(options.percentile);
+  kNStartupTrials.check(options.n_startup_trials);
+  kNWarmupSteps.check(options.n_warmup_steps);
+  kIntervalSteps.check(options.interval_steps);
+  kNMinTrials.check(options.n_min_trials);
 }
 
 bool PercentilePruner::prune(const FrozenTrial& trial, const std::vector<FrozenTrial>& trials,
@@ -90,23 +94,11 @@ namespace {
 
 PercentileOptions read_percentile_options(SectionReader& options, std::optional<double> fixed_percentile) {
   PercentileOptions o;
-  if (fixed_percentile) {
-    o.percentile = *fixed_percentile;
-  } else {
-    o.percentile = options.number("percentile", std::nullopt,
-                                  "keep trials within the best `percentile` percent at each step (0..100)");
-    options.require(o.percentile >= 0 && o.percentile <= 100, "percentile",
-                    "must be between 0 and 100, got " + format_double(o.percentile));
-  }
-  o.n_startup_trials = options.integer("n_startup_trials", 5, "no pruning until this many trials have completed");
-  options.require(o.n_startup_trials >= 0, "n_startup_trials",
-                  "must be >= 0, got " + std::to_string(o.n_startup_trials));
-  o.n_warmup_steps = options.integer("n_warmup_steps", 0, "no pruning before a trial reaches this step");
-  options.require(o.n_warmup_steps >= 0, "n_warmup_steps", "must be >= 0, got " + std::to_string(o.n_warmup_steps));
-  o.interval_steps = options.integer("interval_steps", 1, "check every this many steps after the warm-up");
-  options.require(o.interval_steps >= 1, "interval_steps", "must be >= 1, got " + std::to_string(o.interval_steps));
-  o.n_min_trials = options.integer("n_min_trials", 1, "no pruning unless this many completed trials reported the step");
-  options.require(o.n_min_trials >= 1, "n_min_trials", "must be >= 1, got " + std::to_string(o.n_min_trials));
+  o.percentile = fixed_percentile ? *fixed_percentile : options.number(kPercentile, std::nullopt);
+  o.n_startup_trials = options.integer(kNStartupTrials, 5);
+  o.n_warmup_steps = options.integer(kNWarmupSteps, 0);
+  o.interval_steps = options.integer(kIntervalSteps, 1);
+  o.n_min_trials = options.integer(kNMinTrials, 1);
   return o;
 }
 

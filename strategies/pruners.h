@@ -51,6 +51,13 @@ struct SuccessiveHalvingOptions {
   std::int64_t bootstrap_count = 0;          ///< Prune at a rung until more than this many trials reached it.
 };
 
+/// `reduction_factor` of successive halving and Hyperband, which both check it.
+inline const IntKey kReductionFactor{"reduction_factor", Range::closed(2),
+                                     "keep the best 1/reduction_factor at each rung"};
+/// `bootstrap_count` of successive halving and Hyperband, which both check it.
+inline const IntKey kBootstrapCount{"bootstrap_count", Range::closed(0),
+                                    "prune at a rung until more than this many trials have reached it"};
+
 /// `asha` (Optuna's SuccessiveHalvingPruner). Optuna records each trial's value at each rung in storage; this
 /// pruner cannot write to storage, so it recomputes rung values from intermediate values instead: a trial
 /// reached rung r when it reported at a step >= rung_step(r), and its value there is the one reported at the
@@ -119,12 +126,11 @@ class PatientPruner : public Pruner {
   double min_delta_;
 };
 
-/// Reads a key that is "auto" (nullopt) or an integer >= `min`; `min_text` says what `min` is in the message.
-std::optional<std::int64_t> read_auto_resource(SectionReader& options, const std::string& key, std::int64_t min,
-                                               const std::string& min_text, const std::string& doc);
+/// Reads `key`, which is "auto" (nullopt) or an integer in `key.range`.
+std::optional<std::int64_t> read_auto_resource(SectionReader& options, const IntKey& key);
 
-/// Reads the `reduction_factor` (>= 2) and `bootstrap_count` (>= 0) that successive halving and Hyperband share;
-/// a bootstrap count needs a fixed `resource_key`, so `resource_fixed` tells whether it was given.
+/// Reads the kReductionFactor and kBootstrapCount that successive halving and Hyperband share; a bootstrap count
+/// needs a fixed `resource_key`, so `resource_fixed` tells whether it was given.
 void read_halving_rates(SectionReader& options, std::int64_t default_factor, const std::string& resource_key,
                         bool resource_fixed, std::int64_t& reduction_factor, std::int64_t& bootstrap_count);
 

@@ -13,6 +13,15 @@ namespace nasforge {
 
 namespace {
 
+const IntKey kHiddenSize{"hidden_size", Range::closed(1, 4096), "LSTM hidden units of the controller"};
+const IntKey kBins{"bins", Range::closed(2, 1000),
+                   "values a float or int parameter is discretized into (log-spaced if log)"};
+const NumberKey kLr{"lr", Range{0, /*min_open=*/true, 1}, "Adam learning rate of the controller"};
+const NumberKey kBaselineDecay{"baseline_decay", Range{0, false, 1, /*max_open=*/true},
+                               "moving-average baseline b <- decay*b + (1-decay)*reward"};
+const NumberKey kEntropyWeight{"entropy_weight", Range::closed(0), "entropy bonus weight (exploration)"};
+const NumberKey kTemperature{"temperature", Range{0, /*min_open=*/true}, "softmax temperature of the decision logits"};
+
 class LazyRlSampler : public Sampler {
  public:
   LazyRlSampler(RlOptions options, SearchSpace space) : options_(options), space_(std::move(space)) {}
@@ -32,21 +41,12 @@ class LazyRlSampler : public Sampler {
 
 RlOptions read_rl_options(SectionReader& options) {
   RlOptions o;
-  o.hidden_size = options.integer("hidden_size", o.hidden_size, "LSTM hidden units of the controller");
-  options.require(o.hidden_size >= 1 && o.hidden_size <= 4096, "hidden_size",
-                  "must be in [1, 4096], got " + std::to_string(o.hidden_size));
-  o.bins = options.integer("bins", o.bins, "values a float or int parameter is discretized into (log-spaced if log)");
-  options.require(o.bins >= 2 && o.bins <= 1000, "bins", "must be in [2, 1000], got " + std::to_string(o.bins));
-  o.lr = options.number("lr", o.lr, "Adam learning rate of the controller");
-  options.require(o.lr > 0 && o.lr <= 1, "lr", "must be in (0, 1], got " + std::to_string(o.lr));
-  o.baseline_decay =
-      options.number("baseline_decay", o.baseline_decay, "moving-average baseline b <- decay*b + (1-decay)*reward");
-  options.require(o.baseline_decay >= 0 && o.baseline_decay < 1, "baseline_decay",
-                  "must be in [0, 1), got " + std::to_string(o.baseline_decay));
-  o.entropy_weight = options.number("entropy_weight", o.entropy_weight, "entropy bonus weight (exploration)");
-  options.require(o.entropy_weight >= 0, "entropy_weight", "must be >= 0, got " + std::to_string(o.entropy_weight));
-  o.temperature = options.number("temperature", o.temperature, "softmax temperature of the decision logits");
-  options.require(o.temperature > 0, "temperature", "must be > 0, got " + std::to_string(o.temperature));
+  o.hidden_size = options.integer(kHiddenSize, o.hidden_size);
+  o.bins = options.integer(kBins, o.bins);
+  o.lr = options.number(kLr, o.lr);
+  o.baseline_decay = options.number(kBaselineDecay, o.baseline_decay);
+  o.entropy_weight = options.number(kEntropyWeight, o.entropy_weight);
+  o.temperature = options.number(kTemperature, o.temperature);
   return o;
 }
 

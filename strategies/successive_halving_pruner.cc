@@ -11,6 +11,11 @@ namespace nasforge {
 
 namespace {
 
+const IntKey kMinResource{"min_resource", Range::closed(1),
+                          "steps before the first rung: an integer, or 'auto' (a hundredth of the first finished run)"};
+const IntKey kMinEarlyStoppingRate{"min_early_stopping_rate", Range::closed(0),
+                                   "rung r sits at min_resource * reduction_factor^(rate + r)"};
+
 // Optuna's "auto" rule: a hundredth of the longest COMPLETE trial, at least 1.
 std::optional<std::int64_t> estimate_min_resource(const std::vector<FrozenTrial>& trials) {
   std::optional<int> longest;
@@ -36,15 +41,10 @@ bool promotable(double value, std::vector<double> competing, std::int64_t reduct
 
 SuccessiveHalvingPruner::SuccessiveHalvingPruner(const SuccessiveHalvingOptions& options)
     : options_(options), min_resource_(options.min_resource) {
-  if (options.min_resource) {
-    check(*options.min_resource >= 1, "min_resource must be 'auto' or an integer >= 1, got " +
-                                          std::to_string(*options.min_resource));
-  }
-  check(options.reduction_factor >= 2,
-        "reduction_factor must be >= 2, got " + std::to_string(options.reduction_factor));
-  check(options.min_early_stopping_rate >= 0,
-        "min_early_stopping_rate must be >= 0, got " + std::to_string(options.min_early_stopping_rate));
-  check(options.bootstrap_count >= 0, "bootstrap_count must be >= 0, got " + std::to_string(options.bootstrap_count));
+  if (options.min_resource) kMinResource.check(*options.min_resource);
+  kReductionFactor.check(options.reduction_factor);
+  kMinEarlyStoppingRate.check(options.min_early_stopping_rate);
+  kBootstrapCount.check(options.bootstrap_count);
   check(options.bootstrap_count == 0 || options.min_resource,
         "bootstrap_count > 0 (got " + std::to_string(options.bootstrap_count) + ") needs an integer min_resource, "
         "not 'auto'");
@@ -93,34 +93,25 @@ bool SuccessiveHalvingPruner::prune(const FrozenTrial& trial, const std::vector<
 
 std::unique_ptr<Pruner> make_asha_pruner(SectionReader& options) {
   SuccessiveHalvingOptions o;
-  o.min_resource = read_auto_resource(options, "min_resource", 1, "1",
-                                      "steps before the first rung: an integer >= 1, or 'auto' (a hundredth of the "
-                                      "first finished run)");
-  o.min_early_stopping_rate =
-      options.integer("min_early_stopping_rate", 0, "rung r sits at min_resource * reduction_factor^(rate + r)");
-  options.require(o.min_early_stopping_rate >= 0, "min_early_stopping_rate",
-                  "must be >= 0, got " + std::to_string(o.min_early_stopping_rate));
+  o.min_resource = read_auto_resource(options, kMinResource);
+  o.min_early_stopping_rate = options.integer(kMinEarlyStoppingRate, 0);
   read_halving_rates(options, 4, "min_resource", o.min_resource.has_value(), o.reduction_factor, o.bootstrap_count);
   return std::make_unique<SuccessiveHalvingPruner>(o);
 }
 
-std::optional<std::int64_t> read_auto_resource(SectionReader& options, const std::string& key, std::int64_t min,
-                                               const std::string& min_text, const std::string& doc) {
-  std::string text = options.text(key, std::string("auto"), doc);
+std::optional<std::int64_t> read_auto_resource(SectionReader& options, const IntKey& key) {
+  std::string text = options.text(key.key, std::string("auto"), key.doc);
   if (text == "auto") return std::nullopt;
   auto v = parse_int(text);
-  options.require(v && *v >= min, key, "must be 'auto' or an integer >= " + min_text + ", got '" + text + "'");
+  options.require(v && key.range.contains(static_cast<double>(*v)), key.key,
+                  "must be 'auto' or an integer " + key.range.describe() + ", got '" + text + "'");
   return *v;
 }
 
 void read_halving_rates(SectionReader& options, std::int64_t default_factor, const std::string& resource_key,
                         bool resource_fixed, std::int64_t& reduction_factor, std::int64_t& bootstrap_count) {
-  reduction_factor =
-      options.integer("reduction_factor", default_factor, "keep the best 1/reduction_factor at each rung (>= 2)");
-  options.require(reduction_factor >= 2, "reduction_factor", "must be >= 2, got " + std::to_string(reduction_factor));
-  bootstrap_count =
-      options.integer("bootstrap_count", 0, "prune at a rung until more than this many trials have reached it");
-  options.require(bootstrap_count >= 0, "bootstrap_count", "must be >= 0, got " + std::to_string(bootstrap_count));
+  reduction_factor = options.integer(kReductionFactor, default_factor);
+  bootstrap_count = options.integer(kBootstrapCount, 0);
   options.require(bootstrap_count == 0 || resource_fixed, "bootstrap_count",
                   "bootstrap_count " + std::to_string(bootstrap_count) + " > 0 needs an integer " + resource_key +
                       ", not 'auto'");

@@ -22,6 +22,14 @@ constexpr std::size_t kFlatWeights = 25;
 // Trial numbers above this are not cached (they would make the cache huge); they are just recomputed.
 constexpr int kMaxCachedNumber = 1'000'000;
 
+// The caps keep the counts inside the int fields of TpeSamplerOptions.
+const IntKey kNStartupTrials{"n_startup_trials", Range::closed(0, 1e9), "random trials before TPE starts modelling"};
+const IntKey kNEiCandidates{"n_ei_candidates", Range::closed(1, 1e6), "candidates drawn from l(x) per decision"};
+const NumberKey kGamma{"gamma", Range{0, /*min_open=*/true, 1},
+                       "fraction of trials that form l(x): min(ceil(gamma * n), 25) of n (default 0.1, Optuna's)"};
+// Open above as well: an infinite prior weight would drown every observation.
+const NumberKey kPriorWeight{"prior_weight", Range::open(0), "weight of the prior component of each estimator"};
+
 using Point = std::vector<double>;
 
 void fill_weights(std::size_t n, TpeWeights kind, std::vector<double>& out) {
@@ -149,15 +157,10 @@ double hypervolume(const std::vector<std::vector<double>>& points, const std::ve
 TpeSampler::TpeSampler(TpeSamplerOptions options, std::size_t n_objectives)
     : options_(options), n_objectives_(n_objectives), rng_(options.seed), random_(derive_seed(options.seed, 1)) {
   check(n_objectives >= 1, "a study needs at least one objective, got 0");
-  check(options_.n_startup_trials >= 0,
-        "n_startup_trials must be >= 0, got " + std::to_string(options_.n_startup_trials));
-  check(options_.n_ei_candidates >= 1, "n_ei_candidates must be >= 1, got " + std::to_string(options_.n_ei_candidates));
-  if (options_.gamma) {
-    check(*options_.gamma > 0 && *options_.gamma <= 1,
-          "gamma must be a fraction in (0, 1], got " + format_double(*options_.gamma));
-  }
-  check(options_.prior_weight > 0 && std::isfinite(options_.prior_weight),
-        "prior_weight must be a finite number > 0, got " + format_double(options_.prior_weight));
+  kNStartupTrials.check(options_.n_startup_trials);
+  kNEiCandidates.check(options_.n_ei_candidates);
+  if (options_.gamma) kGamma.check(*options_.gamma);
+  kPriorWeight.check(options_.prior_weight);
   check(!options_.group || options_.multivariate, "group: true needs multivariate: true");
   pe_options_.consider_prior = options_.consider_prior;
   pe_options_.prior_weight = options_.prior_weight;
@@ -502,23 +505,15 @@ std::unique_ptr<Sampler> make_tpe_sampler(SectionReader& options, const SearchSp
   const std::size_t n_objectives = env.n_objectives;
   TpeSamplerOptions o;
   o.seed = seed;
-  std::int64_t startup = options.integer("n_startup_trials", 10, "random trials before TPE starts modelling");
-  options.require(startup >= 0 && startup <= 1000000000, "n_startup_trials",
-                  "must be in [0, 1e9], got " + std::to_string(startup));
-  o.n_startup_trials = static_cast<int>(startup);
-  std::int64_t candidates = options.integer("n_ei_candidates", 24, "candidates drawn from l(x) per decision");
-  options.require(candidates >= 1 && candidates <= 1000000, "n_ei_candidates",
-                  "must be in [1, 1000000], got " + std::to_string(candidates));
-  o.n_ei_candidates = static_cast<int>(candidates);
-  o.gamma = options.optional_number(
-      "gamma", "fraction of trials that form l(x): min(ceil(gamma * n), 25) of n (default 0.1, Optuna's)");
+  o.n_startup_trials = static_cast<int>(options.integer(kNStartupTrials, 10));
+  o.n_ei_candidates = static_cast<int>(options.integer(kNEiCandidates, 24));
+  // The reader has no optional range-checked key, so the range of kGamma is applied here, at the key's line.
+  o.gamma = options.optional_number(kGamma.key, kGamma.doc);
   if (o.gamma) {
-    options.require(*o.gamma > 0 && *o.gamma <= 1, "gamma",
-                    "must be a fraction in (0, 1], got " + format_double(*o.gamma));
+    options.require(kGamma.range.contains(*o.gamma), kGamma.key,
+                    "must be " + kGamma.range.describe() + ", got " + format_double(*o.gamma));
   }
-  o.prior_weight = options.number("prior_weight", 1.0, "weight of the prior component of each estimator");
-  options.require(o.prior_weight > 0 && std::isfinite(o.prior_weight), "prior_weight",
-                  "must be a finite number > 0, got " + format_double(o.prior_weight));
+  o.prior_weight = options.number(kPriorWeight, 1.0);
   o.consider_prior = options.flag("consider_prior", true, "add a wide prior component to each estimator");
   o.consider_magic_clip = options.flag("consider_magic_clip", true, "keep kernels at least range/min(100, n+1) wide");
   o.consider_endpoints = options.flag("consider_endpoints", false, "let the outermost kernels reach the domain ends");

@@ -27,6 +27,8 @@ constexpr std::size_t kCifarPixels = 3 * 32 * 32;
 
 const std::vector<std::string> kFormats = {"idx", "cifar10", "cifar100", "csv", "synthetic"};
 
+const IntKey kSubset{"subset", Range::closed(0), "keep at most this many training samples, drawn with seed (0 = all)"};
+
 // `name:` shorthands: a format and, where Debian installs the files, their folder.
 struct Shorthand {
   std::string name;
@@ -553,7 +555,7 @@ DatasetOptions DatasetOptions::from_config(const ConfigNode& section, const std:
   auto path = r.optional_text("path", "folder of the IDX or CIFAR files, or the CSV file; relative to this file");
   auto label_column =
       r.optional_text("label_column", "csv: header name or 0-based index of the label column (default: the last)");
-  o.subset = r.integer("subset", 0, "keep at most this many training samples, drawn with seed (0 = all)");
+  o.subset = r.integer(kSubset, 0);
   o.val_fraction = r.number("val_fraction", 0.1, "share of the training samples held out for validation");
   auto val_size =
       r.optional_integer("val_size", "exact number of held-out validation samples (overrides val_fraction)");
@@ -608,7 +610,6 @@ DatasetOptions DatasetOptions::from_config(const ConfigNode& section, const std:
     r.require(o.format == "csv", "label_column", "only applies to format csv, not " + o.format);
     o.label_column = *label_column;
   }
-  r.require(o.subset >= 0, "subset", "must be >= 0 (0 keeps every sample), got " + std::to_string(o.subset));
   r.require(o.val_fraction > 0 && o.val_fraction < 1, "val_fraction",
             "must be between 0 and 1 (exclusive), got " + format_double(o.val_fraction));
   if (val_size) {
@@ -707,7 +708,7 @@ DatasetFiles dataset_files(const DatasetOptions& options) {
 }
 
 DatasetSplits load_dataset(const DatasetOptions& options) {
-  check(options.subset >= 0, "dataset: subset must be >= 0, got " + std::to_string(options.subset));
+  kSubset.check(options.subset);
   check(options.val_size >= 0, "dataset: val_size must be >= 0, got " + std::to_string(options.val_size));
   check(options.use_test_split || options.val_size > 0 || (options.val_fraction > 0 && options.val_fraction < 1),
         "dataset: val_fraction must be between 0 and 1 (exclusive), got " + format_double(options.val_fraction));

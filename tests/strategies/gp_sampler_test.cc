@@ -252,5 +252,35 @@ TEST_F(GpSamplerTest, BadOptionsAreRejected) {
   EXPECT_THROW(ask(gp), ValueError);
 }
 
+TEST_F(GpSamplerTest, TheConstructorRefusesWhatTheStudyFileRefuses) {
+  // Only the study file capped these counts once; options built in code now meet the same rule, in the same words.
+  space_.add(param("x", Distribution::make_float(0, 1)));
+  struct Case {
+    std::string key;
+    int GpSamplerOptions::*field;
+    int value;
+  };
+  for (const Case& c : {Case{"n_startup_trials", &GpSamplerOptions::n_startup_trials, 2'000'000'000},
+                        Case{"n_candidates", &GpSamplerOptions::n_candidates, 2'000'000}}) {
+    GpSamplerOptions o = options(1);
+    o.*c.field = c.value;
+    std::string from_code, from_file;
+    try {
+      GpSampler(o, 1);
+    } catch (const ValueError& e) {
+      from_code = e.what();
+    }
+    try {
+      make_sampler(ConfigNode::parse_string("name: gp\n" + c.key + ": " + std::to_string(c.value) + "\n"), space_, 1,
+                   StrategyEnv{});
+    } catch (const ConfigError& e) {
+      from_file = e.what();
+    }
+    ASSERT_EQ(from_code.rfind(c.key + " must be ", 0), 0u) << c.key << ": " << from_code;
+    EXPECT_NE(from_file.find(":2:"), std::string::npos) << from_file;
+    EXPECT_NE(from_file.find(from_code.substr(c.key.size() + 1)), std::string::npos) << from_file;
+  }
+}
+
 }  // namespace
 }  // namespace nasforge

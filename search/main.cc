@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "core/error.h"
-#include "search/cli.h"
+#include "search/cli/app.h"
 
 // The only place where exceptions become exit codes: 0 ok, 2 bad input or usage, 1 runtime failure,
 // 130 interrupted.

@@ -80,9 +80,7 @@ RunSummary optimize(Study& study, Objective& objective, const RunOptions& option
   const auto start = SteadyClock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(SteadyClock::now() - start).count(); };
   // The objective's hard budget filters proposals before they become trials (the sampler is asked again).
-  StudyOptions with_budget = study.options();
-  with_budget.reject = [&objective](const ParamMap& params) { return objective.reject(params); };
-  study.set_options(with_budget);
+  const BudgetCheck over_budget = [&objective](const ParamMap& params) { return objective.reject(params); };
   const StudyOptions& so = study.options();
   auto stopping = [&] { return so.stop_flag != nullptr && so.stop_flag->load(); };
   RunSummary summary;
@@ -98,7 +96,7 @@ RunSummary optimize(Study& study, Objective& objective, const RunOptions& option
     }
     std::optional<Trial> trial;
     try {
-      trial = study.ask(options.n_trials);
+      trial = study.ask(options.n_trials, over_budget);
     } catch (const SpaceExhausted&) {
       summary.exhausted = true;
       break;

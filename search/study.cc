@@ -126,7 +126,7 @@ const std::vector<FrozenTrial>& Study::refresh_history() {
   return history_;
 }
 
-std::optional<Trial> Study::ask(std::optional<int> max_slots) {
+std::optional<Trial> Study::ask(std::optional<int> max_slots, const BudgetCheck& over_budget) {
   const bool heartbeat = options_.heartbeat_interval_s > 0;
   if (options_.grace_period_s > 0) storage_->reap_stale_trials(study_id_, options_.grace_period_s, options_.max_retry);
 
@@ -146,9 +146,9 @@ std::optional<Trial> Study::ask(std::optional<int> max_slots) {
       waiting->params = full;
     }
     // An enqueued trial is an explicit request, so it is not silently replaced: it fails with the reason, untrained.
-    if (std::optional<std::string> reason = options_.reject ? options_.reject(waiting->params) : std::nullopt) {
+    if (std::optional<std::string> reason = over_budget ? over_budget(waiting->params) : std::nullopt) {
       storage_->fail_trial(waiting->trial_id, "over budget: " + *reason, /*max_retry=*/0);
-      return ask(max_slots);
+      return ask(max_slots, over_budget);
     }
     return Trial(*this, *waiting);
   }
@@ -171,10 +171,10 @@ std::optional<Trial> Study::ask(std::optional<int> max_slots) {
       auto created = storage_->create_trial(study_id_, failed, max_slots);
       if (!created) return std::nullopt;
       storage_->fail_trial(created->trial_id, std::string("strategy: ") + e.what(), /*max_retry=*/0);
-      return ask(max_slots);
+      return ask(max_slots, over_budget);
     }
     nt.system_attrs = sampler_->take_trial_attrs();
-    std::optional<std::string> reason = options_.reject ? options_.reject(nt.params) : std::nullopt;
+    std::optional<std::string> reason = over_budget ? over_budget(nt.params) : std::nullopt;
     if (!reason) {
       if (rejections > 0) nt.system_attrs[trial_attr::kBudgetRejections] = rejections;
       break;

@@ -32,6 +32,10 @@ inline constexpr const char* kSeed = "seed";            ///< The study seed (rec
 inline constexpr const char* kNTrials = "n_trials";     ///< Target number of finished trials, if any.
 }  // namespace study_attr
 
+/// Why a sampled candidate must not be evaluated (over the objective's hard budget, Objective::reject), or nullopt.
+/// A parameter of ask(), not an option: the budget belongs to the objective, which only the run loop holds.
+using BudgetCheck = std::function<std::optional<std::string>(const ParamMap& params)>;
+
 /// Policies of one study process; the defaults suit interactive use.
 struct StudyOptions {
   std::uint64_t seed = 0;             ///< Seeds the sampler and the per-trial seeds.
@@ -47,10 +51,8 @@ struct StudyOptions {
   std::function<void(int number, const std::string& message)> on_progress;
   /// Called with the strategy's progress messages between trials (SampleContext::progress).
   std::function<void(const std::string& message)> on_strategy_progress;
-  /// Why a sampled candidate must not be evaluated (over the objective's hard budget, Objective::reject), or
-  /// nullopt. ask() samples again in place of a rejected proposal, which is never stored as a trial.
-  std::function<std::optional<std::string>(const ParamMap& params)> reject;
-  /// Proposals rejected in a row before ask() gives up with a ValueError naming the last reason.
+  /// Proposals that ask()'s budget check rejected in a row before it gives up with a ValueError naming the last
+  /// reason.
   int max_rejections = 1000;
   /// Options with chainable setters, libtorch style.
   StudyOptions& with_seed(std::uint64_t s) { seed = s; return *this; }
@@ -117,8 +119,9 @@ class Study {
 
   /// Starts a trial: fails stale trials, then runs an enqueued trial if any, else samples a new one. With
   /// `max_slots` (the study's n_trials) returns nullopt when every slot is taken. Throws SpaceExhausted when the
-  /// sampler has nothing left.
-  std::optional<Trial> ask(std::optional<int> max_slots = std::nullopt);
+  /// sampler has nothing left. A proposal `over_budget` rejects is sampled again and never stored; an enqueued
+  /// trial it rejects fails untrained with the reason.
+  std::optional<Trial> ask(std::optional<int> max_slots = std::nullopt, const BudgetCheck& over_budget = {});
   /// Finishes a trial as COMPLETE with `values` (one per direction). A NaN value or a wrong count fails the
   /// trial instead, recording why. Returns the state the trial ended in.
   TrialState tell(const Trial& trial, const std::vector<double>& values);

@@ -5,6 +5,8 @@
 #include <set>
 
 #include "core/error.h"
+#include "search/cli/progress.h"
+#include "search/cli/study_loader.h"
 #include "search/runner.h"
 #include "search/study_config.h"
 #include "testing.h"
@@ -219,16 +221,14 @@ TEST_F(StudyTest, StudyConfigDefaultsAndCrossKeyChecks) {
 
 TEST_F(StudyTest, OverBudgetProposalsAreResampledAndNeverStored) {
   Study study = make_study();
-  StudyOptions o = study.options();
-  o.reject = [](const ParamMap& p) -> std::optional<std::string> {
+  const BudgetCheck over_budget = [](const ParamMap& p) -> std::optional<std::string> {
     double x = p.at("x").as_double();
     if (x <= 0) return std::nullopt;
     return "x " + std::to_string(x) + " > budget 0";
   };
-  study.set_options(o);
   int rejections = 0;
   for (int i = 0; i < 20; ++i) {
-    std::optional<Trial> t = study.ask();
+    std::optional<Trial> t = study.ask(std::nullopt, over_budget);
     ASSERT_TRUE(t);
     EXPECT_LE(t->param("x").as_double(), 0.0);
     study.tell(*t, {t->param("x").as_double()});
@@ -244,12 +244,14 @@ TEST_F(StudyTest, OverBudgetProposalsAreResampledAndNeverStored) {
 
 TEST_F(StudyTest, NoProposalWithinBudgetIsAClearError) {
   Study study = make_study();
+  const BudgetCheck over_budget = [](const ParamMap&) -> std::optional<std::string> {
+    return std::string("macs 9 > budget 1");
+  };
   StudyOptions o = study.options();
-  o.reject = [](const ParamMap&) -> std::optional<std::string> { return std::string("macs 9 > budget 1"); };
   o.max_rejections = 25;
   study.set_options(o);
   try {
-    study.ask();
+    study.ask(std::nullopt, over_budget);
     FAIL() << "ask() accepted an over-budget candidate";
   } catch (const ValueError& e) {
     EXPECT_NE(std::string(e.what()).find("25 candidates"), std::string::npos) << e.what();
@@ -260,20 +262,76 @@ TEST_F(StudyTest, NoProposalWithinBudgetIsAClearError) {
 
 TEST_F(StudyTest, OverBudgetEnqueuedTrialFailsUntrainedWithTheReason) {
   Study study = make_study();
-  StudyOptions o = study.options();
-  o.reject = [](const ParamMap& p) -> std::optional<std::string> {
+  const BudgetCheck over_budget = [](const ParamMap& p) -> std::optional<std::string> {
     if (p.at("x").as_double() <= 0) return std::nullopt;
     return std::string("x over budget");
   };
-  study.set_options(o);
   study.enqueue({{"x", 0.5}, {"opt", "adam"}});
-  std::optional<Trial> t = study.ask();
+  std::optional<Trial> t = study.ask(std::nullopt, over_budget);
   ASSERT_TRUE(t);
   EXPECT_EQ(t->number(), 1);  // trial 0 was the enqueued one
   FrozenTrial first = study.trials().at(0);
   EXPECT_EQ(first.state, TrialState::kFail);
   EXPECT_NE(first.system_attrs.at(attr::kFailReason).get<std::string>().find("over budget: x over budget"),
             std::string::npos);
+}
+
+TEST_F(StudyTest, OptimizeHandsTheObjectivesBudgetToAskAndLeavesTheOptionsAlone) {
+  Study study = make_study();
+  study.set_options(StudyOptions().with_seed(5).with_max_retry(2));
+  class NonPositiveX : public Objective {
+   public:
+    std::vector<double> evaluate(TrialContext& t) override { return {t.param("x").as_double()}; }
+    std::optional<std::string> reject(const ParamMap& params) override {
+      if (params.at("x").as_double() <= 0) return std::nullopt;
+      return std::string("x > budget 0");
+    }
+  } objective;
+  RunOptions options;
+  options.n_trials = 10;
+  RunSummary s = optimize(study, objective, options);
+  EXPECT_EQ(s.completed, 10);
+  int rejections = 0;
+  for (const FrozenTrial& t : study.trials()) {
+    EXPECT_LE(t.params.at("x").as_double(), 0.0) << t.number;
+    auto it = t.system_attrs.find(trial_attr::kBudgetRejections);
+    if (it != t.system_attrs.end()) rejections += it->second.get<int>();
+  }
+  EXPECT_GT(rejections, 0);
+  EXPECT_EQ(study.options().seed, 5u);
+  EXPECT_EQ(study.options().max_retry, 2);
+}
+
+TEST_F(StudyTest, StudyOptionsComeFromTheStoredFileAndFeedTheDisplayWhenThereIsOne) {
+  LoadedStudy ls;
+  ls.config = parse_study_config("study: {n_trials: 4, max_retry: 2, heartbeat_interval_s: 0.5, grace_period_s: 3}\n"
+                                 "space: {x: [1, 2]}\n",
+                                 "opts.yaml", "/tmp");
+  ls.study = std::make_unique<Study>(make_study());
+  ls.seed = 7;
+  ls.worker_index = 3;
+  ls.artifact_dir = tmp("opts");
+  const std::atomic<bool> stop{false};
+  ls.stop_flag = &stop;
+
+  StudyOptions plain = study_options(ls, nullptr);
+  EXPECT_EQ(plain.seed, 7u);
+  EXPECT_EQ(plain.worker_index, 3);
+  EXPECT_EQ(plain.max_retry, 2);
+  EXPECT_EQ(plain.heartbeat_interval_s, 0.5);
+  EXPECT_EQ(plain.grace_period_s, 3.0);
+  EXPECT_EQ(plain.artifact_root, tmp("opts"));
+  EXPECT_EQ(plain.stop_flag, &stop);
+  EXPECT_FALSE(plain.on_report || plain.on_progress || plain.on_strategy_progress);
+
+  Progress progress(*ls.study, ls.n_trials, /*quiet=*/true);
+  StudyOptions shown = study_options(ls, &progress);
+  EXPECT_EQ(shown.seed, 7u);
+  EXPECT_EQ(shown.stop_flag, &stop);
+  ASSERT_TRUE(shown.on_report && shown.on_progress && shown.on_strategy_progress);
+  shown.on_report(0, 1, 0.5);
+  shown.on_progress(0, "compressing");
+  shown.on_strategy_progress("epoch 1");
 }
 
 /// Fails its first proposal the way a darts supernet search with a NaN loss does, then proposes x = 0.5.

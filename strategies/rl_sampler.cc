@@ -50,6 +50,15 @@ RlOptions read_rl_options(SectionReader& options) {
   return o;
 }
 
+void check_rl_options(const RlOptions& o) {
+  kHiddenSize.check(o.hidden_size);
+  kBins.check(o.bins);
+  kLr.check(o.lr);
+  kBaselineDecay.check(o.baseline_decay);
+  kEntropyWeight.check(o.entropy_weight);
+  kTemperature.check(o.temperature);
+}
+
 std::unique_ptr<Sampler> make_rl_sampler(SectionReader& options, const SearchSpace& space, std::uint64_t seed,
                                          const StrategyEnv& env) {
   RlOptions o = read_rl_options(options);

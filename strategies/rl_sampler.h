@@ -20,4 +20,8 @@ struct RlOptions {
 /// Declares and reads the `rl` keys of a strategy section (ConfigError naming file, line, key and value).
 RlOptions read_rl_options(SectionReader& options);
 
+/// ValueError naming the first option outside the range its YAML key allows (the controller's own check, so that
+/// options built in code obey the same rules as the study file's).
+void check_rl_options(const RlOptions& o);
+
 }  // namespace nasforge

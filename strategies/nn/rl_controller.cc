@@ -97,8 +97,7 @@ class RlSampler : public Sampler {
 }  // namespace
 
 RlController::RlController(const RlOptions& options, const SearchSpace& space) : options_(options), space_(space) {
-  check(options.hidden_size >= 1 && options.bins >= 2 && options.temperature > 0,
-        "RlController needs hidden_size >= 1, bins >= 2 and temperature > 0");
+  check_rl_options(options);
   const std::int64_t h = options.hidden_size;
   cell_ = torch::nn::LSTMCell(torch::nn::LSTMCellOptions(h, h));
   start_ = torch::zeros({1, h});

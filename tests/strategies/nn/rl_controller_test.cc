@@ -44,6 +44,17 @@ class RlControllerTest : public SamplerTest {
   }
 };
 
+TEST_F(RlControllerTest, RefusesOptionsTheStudyFileWouldRefuse) {
+  space_.add(param("arm", Distribution::make_categorical({"a", "b"})));
+  RlOptions o = options();
+  o.hidden_size = 5000;  // the YAML allows 1..4096
+  EXPECT_THROW(RlController(o, space_), ValueError);
+  o = options();
+  o.baseline_decay = 1;  // [0, 1)
+  EXPECT_THROW(RlController(o, space_), ValueError);
+  EXPECT_NO_THROW(RlController(options(), space_));
+}
+
 TEST_F(RlControllerTest, ReinforceGradientHasTheSignOfTheAdvantage) {
   space_.add(param("arm", Distribution::make_categorical({"a", "b", "c"})));
   RlOptions o = options();

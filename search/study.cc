@@ -79,10 +79,9 @@ Study Study::load(std::shared_ptr<Storage> storage, const std::string& name) {
     std::vector<std::string> names;
     for (const auto& s : storage->list_studies()) names.push_back(s.name);
     // Quoted with escapes: the name comes from a command line and may hold bytes a terminal would act on.
-    std::vector<std::string> quoted;
-    for (const auto& n : names) quoted.push_back(quote_study_name(n));
     throw NotFoundError("no study named " + quote_study_name(name) + " in this storage" + did_you_mean(name, names) +
-                        (names.empty() ? "; the storage holds no studies" : "; studies: " + join(quoted, ", ")));
+                        (names.empty() ? "; the storage holds no studies"
+                                       : "; studies: " + quoted_study_names(*storage)));
   }
   return Study(storage, storage->get_study(*id));
 }

@@ -164,6 +164,8 @@ inline constexpr const char* kStudyNameRule =
 std::optional<std::string> study_name_problem(const std::string& name);
 /// `name` in single quotes with control, non-ASCII and quote bytes escaped as \xNN, safe to print anywhere.
 std::string quote_study_name(const std::string& name);
+/// The names of the studies in `storage`, each quote_study_name()d, joined by ", "; "none" when it holds none.
+std::string quoted_study_names(Storage& storage);
 /// Throws ValueError "<what> <quoted name> is not a valid study name: <problem>; <rule>" for a name that breaks
 /// kStudyNameRule.
 void check_study_name(const std::string& name, const std::string& what);

@@ -11,12 +11,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string study_names(Storage& storage) {
-  std::string names;
-  for (const StudyInfo& s : storage.list_studies()) names += (names.empty() ? "" : ", ") + quote_study_name(s.name);
-  return names.empty() ? "none" : names;
-}
-
 bool is_folder(const fs::path& p) {
   std::error_code ec;
   return fs::is_directory(p, ec);
@@ -67,7 +61,7 @@ StudySnapshot read_study(Storage& from, const std::string& name) {
   std::optional<std::int64_t> id = from.find_study(name);
   if (!id) {
     throw NotFoundError("the source storage has no study named " + quote_study_name(name) +
-                        " (studies there: " + study_names(from) + ")");
+                        " (studies there: " + quoted_study_names(from) + ")");
   }
   check_copy_finished(from, name);
   std::string dir = from.study_artifact_dir(name);

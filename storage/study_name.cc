@@ -61,6 +61,12 @@ std::string quote_study_name(const std::string& name) {
   return out + "'";
 }
 
+std::string quoted_study_names(Storage& storage) {
+  std::string names;
+  for (const StudyInfo& s : storage.list_studies()) names += (names.empty() ? "" : ", ") + quote_study_name(s.name);
+  return names.empty() ? "none" : names;
+}
+
 void check_study_name(const std::string& name, const std::string& what) {
   if (auto problem = study_name_problem(name)) {
     throw ValueError(what + " " + quote_study_name(name) + " is not a valid study name: " + *problem + "; " +

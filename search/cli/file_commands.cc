@@ -191,10 +191,8 @@ int cmd_copy(const std::string& from_url, const std::string& to_url, const std::
   {
     auto from = open_storage_arg(from_url, /*must_exist=*/true, StorageAccess::kReadOnly);
     if (!from->find_study(name)) {
-      std::vector<std::string> names;
-      for (const StudyInfo& s : from->list_studies()) names.push_back(quote_study_name(s.name));
-      throw NotFoundError("no study named '" + name + "' in " + from_text +
-                          " (studies there: " + (names.empty() ? "none" : join(names, ", ")) + ")");
+      throw NotFoundError("no study named " + quote_study_name(name) + " in " + from_text +
+                          " (studies there: " + quoted_study_names(*from) + ")");
     }
     snapshot = read_study(*from, name);
   }

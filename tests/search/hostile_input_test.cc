@@ -85,6 +85,7 @@ TEST_F(HostileInputTest, BadStudyNamesAreRefusedByEveryCommandAndTouchNothing) {
         {"create", "s.yaml", "--storage", "sqlite:///s.db", "--study", bad},
         {"copy", "--from", "sqlite:///s.db", "--to", "sqlite:///s.db", "--study", "syn", "--as", bad},
         {"copy", "--from", "sqlite:///s.db", "--to", "sqlite:///copy.db", "--study", "syn", "--as", bad},
+        {"copy", "--from", "sqlite:///s.db", "--to", "sqlite:///copy.db", "--study", bad},
         {"rename", "--storage", "sqlite:///s.db", "--study", "syn", "--as", bad},
         {"delete", "--storage", "sqlite:///s.db", "--study", bad, "--yes"},
         {"resume", "--storage", "sqlite:///s.db", "--study", bad},

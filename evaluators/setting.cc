@@ -10,6 +10,12 @@ namespace nasforge {
 
 namespace {
 
+// A dotted key ("early_stopping.patience") is written as its last part inside the nested mapping.
+SettingSpec spec_of(const std::string& key, SettingType type, Range range, std::vector<std::string> choices,
+                    std::string doc, ParamValue def) {
+  return {key, key.substr(key.rfind('.') + 1), type, range, std::move(choices), std::move(doc), std::move(def)};
+}
+
 // Why some value of `d` is not admissible for `spec`, or "" when all are. Ranges are intervals, so the bounds of
 // a numeric domain decide.
 std::string check_domain(const SettingSpec& spec, const Distribution& d) {
@@ -36,6 +42,23 @@ std::string check_domain(const SettingSpec& spec, const Distribution& d) {
 
 }  // namespace
 
+SettingSpec SettingSpec::integer(const std::string& key, Range range, std::int64_t def, std::string doc) {
+  return spec_of(key, SettingType::kInt, range, {}, std::move(doc), ParamValue(def));
+}
+
+SettingSpec SettingSpec::number(const std::string& key, Range range, double def, std::string doc) {
+  return spec_of(key, SettingType::kFloat, range, {}, std::move(doc), ParamValue(def));
+}
+
+SettingSpec SettingSpec::flag(const std::string& key, bool def, std::string doc) {
+  return spec_of(key, SettingType::kBool, Range{}, {}, std::move(doc), ParamValue(def));
+}
+
+SettingSpec SettingSpec::choice(const std::string& key, std::vector<std::string> choices, std::string def,
+                                std::string doc) {
+  return spec_of(key, SettingType::kChoice, Range{}, std::move(choices), std::move(doc), ParamValue(std::move(def)));
+}
+
 std::string describe(const SettingSpec& spec) {
   switch (spec.type) {
     case SettingType::kBool:
@@ -46,10 +69,10 @@ std::string describe(const SettingSpec& spec) {
     case SettingType::kFloat:
       break;
   }
-  std::string what = spec.type == SettingType::kInt ? "an integer" : "a number";
-  if (std::isinf(spec.max)) return what + (spec.min_open ? " > " : " >= ") + format_double(spec.min);
-  return what + " in " + (spec.min_open ? "(" : "[") + format_double(spec.min) + ", " + format_double(spec.max) +
-         (spec.max_open ? ")" : "]");
+  const std::string what = spec.type == SettingType::kInt ? "an integer" : "a number";
+  // Without bounds Range::describe() says "a number" itself.
+  if (std::isinf(spec.range.min) && std::isinf(spec.range.max)) return what;
+  return what + " " + spec.range.describe();
 }
 
 std::string check_value(const SettingSpec& spec, const ParamValue& v) {
@@ -73,9 +96,7 @@ std::string check_value(const SettingSpec& spec, const ParamValue& v) {
       if (!v.is_number() || !std::isfinite(v.as_double())) return bad;
       break;
   }
-  const double x = v.as_double();
-  const bool ok = (spec.min_open ? x > spec.min : x >= spec.min) && (spec.max_open ? x < spec.max : x <= spec.max);
-  return ok ? "" : bad;
+  return spec.range.contains(v.as_double()) ? "" : bad;
 }
 
 HyperSetting read_setting(SectionReader& r, const SettingSpec& spec, const SearchSpace& space) {
@@ -129,6 +150,30 @@ ParamValue resolve_setting(const HyperSetting& s, const SettingSpec& spec, const
   std::string err = check_value(spec, v);
   if (!err.empty()) throw ObjectiveError("parameter '" + s.param + "' gives " + s.key + ": " + err);
   return v;
+}
+
+void SettingValues::add(std::string key, ParamValue value) {
+  values_.emplace_back(std::move(key), std::move(value));
+}
+
+const ParamValue& SettingValues::operator[](const std::string& key) const {
+  for (const auto& [k, v] : values_) {
+    if (k == key) return v;
+  }
+  std::vector<std::string> keys;
+  for (const auto& kv : values_) keys.push_back(kv.first);
+  throw ValueError("no setting '" + key + "' among " + join(keys, ", "));
+}
+
+SettingValues resolve_settings(const std::vector<HyperSetting>& settings, const std::vector<SettingSpec>& specs,
+                               const ParamMap& params) {
+  SettingValues values;
+  for (const auto& s : settings) {
+    auto spec = std::find_if(specs.begin(), specs.end(), [&](const SettingSpec& k) { return k.key == s.key; });
+    check(spec != specs.end(), "setting '" + s.key + "' has no spec");
+    values.add(s.key, resolve_setting(s, *spec, params));
+  }
+  return values;
 }
 
 }  // namespace nasforge

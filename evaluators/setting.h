@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/config.h"
@@ -19,13 +21,19 @@ struct SettingSpec {
   std::string key;                         ///< Full key, dotted when nested ("early_stopping.patience").
   std::string name;                        ///< Key inside its YAML mapping ("patience").
   SettingType type = SettingType::kFloat;  ///< Value type.
-  double min = 0;                          ///< Lower bound (numbers).
-  bool min_open = false;                   ///< Whether `min` itself is excluded.
-  double max = 0;                          ///< Upper bound (numbers; infinity for none).
-  bool max_open = false;                   ///< Whether `max` itself is excluded.
+  Range range;                             ///< Admissible numbers (kInt, kFloat).
   std::vector<std::string> choices;        ///< kChoice: the valid names.
   std::string doc;                         ///< One-line description (shown in errors and docs).
   ParamValue default_value;                ///< Used when the key is absent, or refers to an inactive parameter.
+
+  /// An integer setting; a dotted `key` is read under its last part.
+  static SettingSpec integer(const std::string& key, Range range, std::int64_t def, std::string doc);
+  /// A float setting; a dotted `key` is read under its last part.
+  static SettingSpec number(const std::string& key, Range range, double def, std::string doc);
+  /// A boolean setting; a dotted `key` is read under its last part.
+  static SettingSpec flag(const std::string& key, bool def, std::string doc);
+  /// A setting naming one of `choices`; a dotted `key` is read under its last part.
+  static SettingSpec choice(const std::string& key, std::vector<std::string> choices, std::string def, std::string doc);
 };
 
 /// One setting as written in YAML: a constant, or "$name" naming a search-space parameter.
@@ -48,5 +56,22 @@ HyperSetting read_setting(SectionReader& r, const SettingSpec& spec, const Searc
 /// The trial's value of `s`: the constant, the referenced parameter's value, or the default when that parameter
 /// is inactive. ObjectiveError when the value is not admissible.
 ParamValue resolve_setting(const HyperSetting& s, const SettingSpec& spec, const ParamMap& params);
+
+/// The trial's values of a section's settings, by key.
+class SettingValues {
+ public:
+  /// Records `key`'s value.
+  void add(std::string key, ParamValue value);
+  /// The value of `key`; ValueError when it has none (a key of another section or step).
+  const ParamValue& operator[](const std::string& key) const;
+
+ private:
+  std::vector<std::pair<std::string, ParamValue>> values_;
+};
+
+/// The trial's value of every one of `settings`, each resolved (see resolve_setting) with the spec of its key in
+/// `specs`. ObjectiveError when a value is not admissible.
+SettingValues resolve_settings(const std::vector<HyperSetting>& settings, const std::vector<SettingSpec>& specs,
+                               const ParamMap& params);
 
 }  // namespace nasforge

@@ -1,8 +1,6 @@
 #include "evaluators/train_config.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 
 #include "core/error.h"
 #include "core/strings.h"
@@ -11,65 +9,58 @@ namespace nasforge {
 
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
-// One training hyperparameter: its SettingSpec (type, range, doc) and how it maps onto TrainHyperparams.
+// One training hyperparameter: its SettingSpec (type, range, default, doc) and where it goes in TrainHyperparams.
 struct HyperKey {
   SettingSpec spec;
-  ParamValue (*get)(const TrainHyperparams&);
   void (*set)(TrainHyperparams&, const ParamValue&);
 };
-
-// The defaults are TrainHyperparams' own, so they are declared once.
-std::vector<HyperKey> with_defaults(std::vector<HyperKey> keys) {
-  for (auto& k : keys) k.spec.default_value = k.get(TrainHyperparams{});
-  return keys;
-}
 
 const std::vector<HyperKey>& hyper_keys() {
   using H = TrainHyperparams;
   using V = ParamValue;
+  using S = SettingSpec;
+  // The defaults are TrainHyperparams' own, so they are declared once.
+  static const H defaults{};
   // One row per key reads better than one line per field.
   // clang-format off
-  static const std::vector<HyperKey> kKeys = with_defaults({
+  static const std::vector<HyperKey> kKeys = {
       // The trainer counts epochs in an int and epochs x batches in an int64: a bound keeps both from overflowing.
-      {{"epochs", "epochs", SettingType::kInt, 1, false, 1e6, false, {}, "passes over the training split", {}},
-       [](const H& h) { return V(h.epochs); }, [](H& h, const V& v) { h.epochs = v.as_int(); }},
-      {{"batch_size", "batch_size", SettingType::kInt, 1, false, kInf, true, {}, "training mini-batch size", {}},
-       [](const H& h) { return V(h.batch_size); }, [](H& h, const V& v) { h.batch_size = v.as_int(); }},
-      {{"optimizer", "optimizer", SettingType::kChoice, 0, false, 0, false, {"sgd", "adam", "adamw"},
-       "sgd (momentum, nesterov), adam, or adamw (decoupled weight decay)", {}},
-       [](const H& h) { return V(h.optimizer); }, [](H& h, const V& v) { h.optimizer = v.as_string(); }},
-      {{"lr", "lr", SettingType::kFloat, 0, true, kInf, true, {}, "peak learning rate (reached after warm-up)", {}},
-       [](const H& h) { return V(h.lr); }, [](H& h, const V& v) { h.lr = v.as_double(); }},
-      {{"momentum", "momentum", SettingType::kFloat, 0, false, 1, true, {}, "SGD momentum", {}},
-       [](const H& h) { return V(h.momentum); }, [](H& h, const V& v) { h.momentum = v.as_double(); }},
-      {{"nesterov", "nesterov", SettingType::kBool, 0, false, 0, false, {}, "SGD Nesterov momentum (needs momentum > 0)", {}},
-       [](const H& h) { return V(h.nesterov); }, [](H& h, const V& v) { h.nesterov = v.as_bool(); }},
-      {{"weight_decay", "weight_decay", SettingType::kFloat, 0, false, kInf, true, {},
-       "L2 penalty for sgd and adam, decoupled weight decay for adamw", {}},
-       [](const H& h) { return V(h.weight_decay); }, [](H& h, const V& v) { h.weight_decay = v.as_double(); }},
-      {{"schedule", "schedule", SettingType::kChoice, 0, false, 0, false, {"cosine", "step", "constant"},
-       "learning-rate schedule after warm-up, applied per iteration: cosine to 0, step decay, or constant", {}},
-       [](const H& h) { return V(h.schedule); }, [](H& h, const V& v) { h.schedule = v.as_string(); }},
-      {{"warmup_epochs", "warmup_epochs", SettingType::kFloat, 0, false, kInf, true, {},
-       "linear learning-rate warm-up from 0, in epochs (fractions allowed)", {}},
-       [](const H& h) { return V(h.warmup_epochs); }, [](H& h, const V& v) { h.warmup_epochs = v.as_double(); }},
-      {{"step_epochs", "step_epochs", SettingType::kFloat, 0, true, kInf, true, {},
-       "schedule step: epochs between two decays", {}},
-       [](const H& h) { return V(h.step_epochs); }, [](H& h, const V& v) { h.step_epochs = v.as_double(); }},
-      {{"gamma", "gamma", SettingType::kFloat, 0, true, 1, false, {}, "schedule step: factor applied at each decay", {}},
-       [](const H& h) { return V(h.gamma); }, [](H& h, const V& v) { h.gamma = v.as_double(); }},
-      {{"label_smoothing", "label_smoothing", SettingType::kFloat, 0, false, 1, true, {},
-       "cross-entropy label smoothing of the training loss", {}},
-       [](const H& h) { return V(h.label_smoothing); }, [](H& h, const V& v) { h.label_smoothing = v.as_double(); }},
-      {{"early_stopping.patience", "patience", SettingType::kInt, 0, false, kInf, true, {},
-       "epochs without improvement of the first objective metric before training stops (0 = never)", {}},
-       [](const H& h) { return V(h.patience); }, [](H& h, const V& v) { h.patience = v.as_int(); }},
-      {{"early_stopping.min_delta", "min_delta", SettingType::kFloat, 0, false, kInf, true, {},
-       "smallest change of that metric that counts as an improvement", {}},
-       [](const H& h) { return V(h.min_delta); }, [](H& h, const V& v) { h.min_delta = v.as_double(); }},
-  });
+      {S::integer("epochs", Range::closed(1, 1e6), defaults.epochs, "passes over the training split"),
+       [](H& h, const V& v) { h.epochs = v.as_int(); }},
+      {S::integer("batch_size", Range::closed(1), defaults.batch_size, "training mini-batch size"),
+       [](H& h, const V& v) { h.batch_size = v.as_int(); }},
+      {S::choice("optimizer", {"sgd", "adam", "adamw"}, defaults.optimizer,
+                 "sgd (momentum, nesterov), adam, or adamw (decoupled weight decay)"),
+       [](H& h, const V& v) { h.optimizer = v.as_string(); }},
+      {S::number("lr", Range::open(0), defaults.lr, "peak learning rate (reached after warm-up)"),
+       [](H& h, const V& v) { h.lr = v.as_double(); }},
+      {S::number("momentum", {0, false, 1, true}, defaults.momentum, "SGD momentum"),
+       [](H& h, const V& v) { h.momentum = v.as_double(); }},
+      {S::flag("nesterov", defaults.nesterov, "SGD Nesterov momentum (needs momentum > 0)"),
+       [](H& h, const V& v) { h.nesterov = v.as_bool(); }},
+      {S::number("weight_decay", Range::closed(0), defaults.weight_decay,
+                 "L2 penalty for sgd and adam, decoupled weight decay for adamw"),
+       [](H& h, const V& v) { h.weight_decay = v.as_double(); }},
+      {S::choice("schedule", {"cosine", "step", "constant"}, defaults.schedule,
+                 "learning-rate schedule after warm-up, applied per iteration: cosine to 0, step decay, or constant"),
+       [](H& h, const V& v) { h.schedule = v.as_string(); }},
+      {S::number("warmup_epochs", Range::closed(0), defaults.warmup_epochs,
+                 "linear learning-rate warm-up from 0, in epochs (fractions allowed)"),
+       [](H& h, const V& v) { h.warmup_epochs = v.as_double(); }},
+      {S::number("step_epochs", Range::open(0), defaults.step_epochs, "schedule step: epochs between two decays"),
+       [](H& h, const V& v) { h.step_epochs = v.as_double(); }},
+      {S::number("gamma", {0, true, 1, false}, defaults.gamma, "schedule step: factor applied at each decay"),
+       [](H& h, const V& v) { h.gamma = v.as_double(); }},
+      {S::number("label_smoothing", {0, false, 1, true}, defaults.label_smoothing,
+                 "cross-entropy label smoothing of the training loss"),
+       [](H& h, const V& v) { h.label_smoothing = v.as_double(); }},
+      {S::integer("early_stopping.patience", Range::closed(0), defaults.patience,
+                  "epochs without improvement of the first objective metric before training stops (0 = never)"),
+       [](H& h, const V& v) { h.patience = v.as_int(); }},
+      {S::number("early_stopping.min_delta", Range::closed(0), defaults.min_delta,
+                 "smallest change of that metric that counts as an improvement"),
+       [](H& h, const V& v) { h.min_delta = v.as_double(); }},
+  };
   // clang-format on
   return kKeys;
 }

@@ -12,14 +12,12 @@
 #include "core/error.h"
 #include "core/strings.h"
 #include "evaluators/compression/compressed_size.h"
-#include "evaluators/cost/cost_model.h"
-#include "evaluators/compression/nn/cluster.h"
 #include "evaluators/compression/nn/compressed_net.h"
-#include "evaluators/nn/distill.h"
+#include "evaluators/compression/nn/step_apply.h"
+#include "evaluators/cost/cost_model.h"
 #include "evaluators/export/nn/model_bundle.h"
+#include "evaluators/nn/distill.h"
 #include "evaluators/nn/nn_api.h"
-#include "evaluators/compression/nn/prune.h"
-#include "evaluators/compression/nn/quantize.h"
 #include "evaluators/nn/trainer.h"
 #include "evaluators/train_config.h"
 #include "spaces/architecture.h"
@@ -165,8 +163,8 @@ class TrainObjective : public Objective {
     finetune_hooks.stop_requested = hooks.stop_requested;
     finetune_hooks.loss = hooks.loss;
     for (std::size_t v = 0; v < c_.compression.variants.size(); ++v) {
-      compress(trial, net, *data, h, c_.compression.variants[v], data_seed(trial.seed()) + v + 1, finetune_hooks,
-               metrics);
+      const StepContext ctx{*data, h, c_.eval_batch_size, data_seed(trial.seed()) + v + 1, finetune_hooks};
+      compress(trial, net, c_.compression.variants[v], ctx, metrics);
     }
 
     std::vector<double> values;
@@ -194,30 +192,18 @@ class TrainObjective : public Objective {
   }
 
   // Applies one variant's steps to a copy of the trained network and stores its metrics as <metric>_<variant>.
-  void compress(TrialContext& trial, GraphNet& trained, const TrainData& data, const TrainHyperparams& h,
-                const CompressionVariant& v, std::uint64_t seed, const TrainHooks& hooks, Json& metrics) {
+  void compress(TrialContext& trial, GraphNet& trained, const CompressionVariant& v, const StepContext& ctx,
+                Json& metrics) {
     if (trial.stop_requested()) throw Interrupted("trial " + std::to_string(trial.number()) + " interrupted");
     const auto started = std::chrono::steady_clock::now();
     trial.progress("compressing " + v.name);
     const ParamMap& params = trial.params();
     CompressedNet c = CompressedNet::from(trained);
-    for (std::size_t i = 0; i < v.steps.size(); ++i) {
-      switch (v.steps[i].kind) {
-        case StepKind::kQuantize:
-          quantize_post_training(c, v.quantize_options(i, params), data, c_.eval_batch_size);
-          break;
-        case StepKind::kQat:
-          quantize_aware_training(c, v.qat_options(i, params), data, h, c_.eval_batch_size, seed, hooks);
-          break;
-        case StepKind::kPrune:
-          prune(c, v.prune_options(i, params), data, h, c_.eval_batch_size, seed, hooks);
-          break;
-        case StepKind::kCluster:
-          cluster_weights(c, v.cluster_options(i, params), data, h, c_.eval_batch_size, seed, hooks);
-          break;
-      }
+    for (const CompressionStep& step : v.steps) {
+      step_apply(step.type->entry.name)(c, step.resolve(params, v.name), ctx);
     }
-    EvalResult e = evaluate_split(c.net, data, data.val, c_.eval_batch_size);
+    const TrainData& data = ctx.data;
+    EvalResult e = evaluate_split(c.net, data, data.val, ctx.eval_batch_size);
     std::int64_t nonzero_params = 0;
     for (const auto& p : c.net->parameters()) nonzero_params += p.ne(0).sum().item<std::int64_t>();
     Json m;

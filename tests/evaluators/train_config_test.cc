@@ -281,5 +281,19 @@ TEST_F(TrainConfigTest, MissingDataFilesFailWhenTheStudyIsRead) {
   EXPECT_NE(csv.find("no such file"), std::string::npos) << csv;
 }
 
+TEST(SettingSpecTest, FactoriesReadDottedKeysUnderTheirLastPartAndDescribeTheirRange) {
+  SettingSpec patience = SettingSpec::integer("early_stopping.patience", Range::closed(0), 3, "epochs");
+  EXPECT_EQ(patience.name, "patience");
+  EXPECT_EQ(patience.default_value.as_int(), 3);
+  EXPECT_EQ(describe(patience), "an integer >= 0");
+  EXPECT_EQ(SettingSpec::number("lr", Range::open(0), 0.1, "lr").name, "lr");
+  EXPECT_EQ(describe(SettingSpec::number("p", {0, false, 1, true}, 0, "p")), "a number in [0, 1)");
+  EXPECT_EQ(describe(SettingSpec::number("x", Range{}, 0, "x")), "a number");
+  EXPECT_EQ(describe(SettingSpec::choice("o", {"a", "b"}, "a", "o")), "one of a, b");
+  EXPECT_EQ(describe(SettingSpec::flag("f", true, "f")), "true or false");
+  EXPECT_EQ(check_value(patience, ParamValue(std::int64_t{0})), "");
+  EXPECT_EQ(check_value(patience, ParamValue(-1)), "got -1 (int); early_stopping.patience must be an integer >= 0");
+}
+
 }  // namespace
 }  // namespace nasforge

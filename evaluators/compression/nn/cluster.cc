@@ -7,9 +7,7 @@
 
 namespace nasforge {
 
-TrainResult cluster_weights(CompressedNet& c, const ClusterOptions& o, const TrainData& data,
-                            const TrainHyperparams& base, std::int64_t eval_batch_size, std::uint64_t seed,
-                            const TrainHooks& hooks) {
+TrainResult cluster_weights(CompressedNet& c, const ClusterOptions& o, const StepContext& ctx) {
   if (o.clusters < 1) throw ValueError("cluster: clusters must be >= 1, got " + std::to_string(o.clusters));
   fold_batch_norm(c);
   {
@@ -33,7 +31,8 @@ TrainResult cluster_weights(CompressedNet& c, const ClusterOptions& o, const Tra
         where.push_back(i);
       }
       if (kept.empty()) continue;  // a fully pruned layer has nothing to share
-      KMeansResult r = kmeans_1d(kept.data(), kept.size(), o.clusters, o.init, seed + static_cast<std::uint64_t>(node));
+      KMeansResult r =
+          kmeans_1d(kept.data(), kept.size(), o.clusters, o.init, ctx.seed + static_cast<std::uint64_t>(node));
       const std::int64_t k = static_cast<std::int64_t>(r.centroids.size());
       // Pruned weights point past the centroids, at the fixed zero slot.
       torch::Tensor assignment = torch::full({n}, k, torch::kLong);
@@ -52,7 +51,7 @@ TrainResult cluster_weights(CompressedNet& c, const ClusterOptions& o, const Tra
       w.copy_(snapped.view(w.sizes()).to(w.device(), w.scalar_type()));
     }
   }
-  return finetune(c, data, base, o.finetune_epochs, o.lr, eval_batch_size, seed, hooks);
+  return finetune(c, o.finetune_epochs, o.lr, ctx);
 }
 
 }  // namespace nasforge

@@ -156,10 +156,10 @@ void enforce_constraints(CompressedNet& c) {
   }
 }
 
-TrainResult finetune(CompressedNet& c, const TrainData& data, const TrainHyperparams& base, std::int64_t epochs,
-                     double lr, std::int64_t eval_batch_size, std::uint64_t seed, const TrainHooks& hooks) {
+TrainResult finetune(CompressedNet& c, std::int64_t epochs, double lr, const StepContext& ctx) {
   if (epochs <= 0) return {};
-  TrainHyperparams h = base;
+  const TrainHooks& hooks = ctx.hooks;
+  TrainHyperparams h = ctx.base;
   h.epochs = epochs;
   h.lr = lr;
   h.warmup_epochs = 0;
@@ -173,7 +173,7 @@ TrainResult finetune(CompressedNet& c, const TrainData& data, const TrainHyperpa
     if (hooks.after_step) hooks.after_step();
   };
   Monitor monitor;  // the best epoch by validation accuracy
-  TrainResult r = train_network(c.net, data, h, monitor, eval_batch_size, seed, inner);
+  TrainResult r = train_network(c.net, ctx.data, h, monitor, ctx.eval_batch_size, ctx.seed, inner);
   c.net->eval();
   return r;
 }

@@ -59,10 +59,18 @@ void fold_batch_norm(CompressedNet& c);
 /// weights, then every weight its centroid), without gradients. Called after every fine-tuning step.
 void enforce_constraints(CompressedNet& c);
 
-/// Fine-tunes `c.net` for `epochs` with `base`'s optimizer and hyperparameters but `lr` (cosine, no warm-up,
-/// no early stopping), re-imposing constraints after every step; hooks.stop_requested is honoured. The best
+/// What every compression step shares besides its own options: the trial's data and training setup.
+struct StepContext {
+  const TrainData& data;         ///< The training and validation tensors.
+  const TrainHyperparams& base;  ///< The trial's hyperparameters, which fine-tunings start from.
+  std::int64_t eval_batch_size;  ///< Batch size of validation passes.
+  std::uint64_t seed;            ///< Seed of the fine-tunings' data order.
+  TrainHooks hooks;              ///< stop_requested and the (distillation) loss; after_step runs after each step.
+};
+
+/// Fine-tunes `c.net` for `epochs` with ctx.base's optimizer and hyperparameters but `lr` (cosine, no warm-up,
+/// no early stopping), re-imposing constraints after every step; ctx.hooks.stop_requested is honoured. The best
 /// epoch (validation accuracy) is kept. epochs == 0 returns at once.
-TrainResult finetune(CompressedNet& c, const TrainData& data, const TrainHyperparams& base, std::int64_t epochs,
-                     double lr, std::int64_t eval_batch_size, std::uint64_t seed, const TrainHooks& hooks);
+TrainResult finetune(CompressedNet& c, std::int64_t epochs, double lr, const StepContext& ctx);
 
 }  // namespace nasforge

@@ -198,8 +198,7 @@ void prune_channels(CompressedNet& c, const NetGraph& original, double sparsity,
   c.net = net;
 }
 
-TrainResult prune(CompressedNet& c, const PruneOptions& o, const TrainData& data, const TrainHyperparams& base,
-                  std::int64_t eval_batch_size, std::uint64_t seed, const TrainHooks& hooks) {
+TrainResult prune(CompressedNet& c, const PruneOptions& o, const StepContext& ctx) {
   const bool one_shot = o.schedule == PruneSchedule::kOneShot;
   const std::int64_t rounds = one_shot ? 1 : std::max<std::int64_t>(1, o.steps);
   // Channel targets are fractions of the channels the step started with, not of the previous round's.
@@ -212,8 +211,9 @@ TrainResult prune(CompressedNet& c, const PruneOptions& o, const TrainData& data
     } else {
       prune_channels(c, original, o.target_macs ? channel_sparsity_for_macs(original, target) : target, o.norm);
     }
-    last = finetune(c, data, base, o.finetune_epochs, o.lr, eval_batch_size, seed + static_cast<std::uint64_t>(k - 1),
-                    hooks);
+    StepContext round = ctx;
+    round.seed = ctx.seed + static_cast<std::uint64_t>(k - 1);
+    last = finetune(c, o.finetune_epochs, o.lr, round);
   }
   return last;
 }

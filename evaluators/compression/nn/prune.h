@@ -2,8 +2,8 @@
 
 #include <cstdint>
 
-#include "evaluators/compression/compression_config.h"
 #include "evaluators/compression/nn/compressed_net.h"
+#include "evaluators/compression/prune_step.h"
 #include "evaluators/nn/trainer.h"
 
 namespace nasforge {
@@ -19,8 +19,8 @@ void prune_unstructured(CompressedNet& c, double sparsity, bool global);
 /// depthwise followers and consumers' input channels sliced accordingly).
 void prune_channels(CompressedNet& c, const NetGraph& original, double sparsity, int norm);
 
-/// Runs a whole `prune:` step: o.steps rounds, each pruning to o.target(k) and fine-tuning o.finetune_epochs.
-TrainResult prune(CompressedNet& c, const PruneOptions& o, const TrainData& data, const TrainHyperparams& base,
-                  std::int64_t eval_batch_size, std::uint64_t seed, const TrainHooks& hooks);
+/// Runs a whole `prune:` step: o.steps rounds, each pruning to o.target(k) and fine-tuning o.finetune_epochs
+/// (round k seeded ctx.seed + k - 1).
+TrainResult prune(CompressedNet& c, const PruneOptions& o, const StepContext& ctx);
 
 }  // namespace nasforge

@@ -335,9 +335,7 @@ void quantize_post_training(CompressedNet& c, const QuantizeOptions& o, const Tr
   c.activations_quantized = o.mode == QuantMode::kStatic;
 }
 
-TrainResult quantize_aware_training(CompressedNet& c, const QatOptions& o, const TrainData& data,
-                                    const TrainHyperparams& base, std::int64_t eval_batch_size, std::uint64_t seed,
-                                    const TrainHooks& hooks) {
+TrainResult quantize_aware_training(CompressedNet& c, const QatOptions& o, const StepContext& ctx) {
   check_bits(o.bits, 8, "quantization-aware training");
   if (o.epochs < 0) throw ValueError("qat epochs must be >= 0, got " + std::to_string(o.epochs));
   QuantizerConfig config = scheme_config(o);
@@ -348,7 +346,7 @@ TrainResult quantize_aware_training(CompressedNet& c, const QatOptions& o, const
 
   fold_batch_norm(c);
   auto fq = std::make_shared<FakeQuantizer>(c.net, config);
-  calibrate(c, fq, data, o.calibration_samples, base.batch_size);
+  calibrate(c, fq, ctx.data, o.calibration_samples, ctx.base.batch_size);
   c.weight_bits = o.bits;
   c.weight_float = false;
   c.per_channel = o.per_channel;
@@ -357,7 +355,7 @@ TrainResult quantize_aware_training(CompressedNet& c, const QatOptions& o, const
   fq->set_tracking(true);
   TrainResult r;
   try {
-    r = finetune(c, data, base, o.epochs, o.lr, eval_batch_size, seed, hooks);
+    r = finetune(c, o.epochs, o.lr, ctx);
   } catch (...) {
     fq->set_tracking(false);
     throw;

@@ -4,8 +4,8 @@
 
 #include <torch/torch.h>
 
-#include "evaluators/compression/compression_config.h"
 #include "evaluators/compression/nn/compressed_net.h"
+#include "evaluators/compression/quantize_step.h"
 #include "evaluators/nn/trainer.h"
 
 namespace nasforge {
@@ -30,8 +30,6 @@ void quantize_post_training(CompressedNet& c, const QuantizeOptions& o, const Tr
 /// quantization in the forward pass (straight-through gradients; weight ranges recomputed every step, activation
 /// ranges tracked by a moving average while training) and freezes the ranges for evaluation. Returns the
 /// fine-tuning result.
-TrainResult quantize_aware_training(CompressedNet& c, const QatOptions& o, const TrainData& data,
-                                    const TrainHyperparams& base, std::int64_t eval_batch_size, std::uint64_t seed,
-                                    const TrainHooks& hooks);
+TrainResult quantize_aware_training(CompressedNet& c, const QatOptions& o, const StepContext& ctx);
 
 }  // namespace nasforge

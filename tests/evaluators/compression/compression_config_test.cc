@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "evaluators/compression/cluster_step.h"
 #include "evaluators/compression/compressed_size.h"
+#include "evaluators/compression/prune_step.h"
+#include "evaluators/compression/quantize_step.h"
 #include "evaluators/fake_trial.h"
 #include "evaluators/train_config.h"
 #include "spaces/architecture.h"
@@ -55,7 +58,7 @@ TEST_F(CompressionConfigTest, VariantsReadWithDefaultsAndAddTheirMetrics) {
   ASSERT_EQ(c.compression.variants.size(), 3u);
   const CompressionVariant& int8 = c.compression.variants[0];
   EXPECT_EQ(int8.name, "int8");
-  QuantizeOptions q = int8.quantize_options(0, {});
+  QuantizeOptions q = QuantizeOptions::from(int8.steps[0].resolve({}, int8.name));
   EXPECT_EQ(q.mode, QuantMode::kStatic);
   EXPECT_EQ(q.bits, 8);
   EXPECT_TRUE(q.per_channel);
@@ -66,14 +69,15 @@ TEST_F(CompressionConfigTest, VariantsReadWithDefaultsAndAddTheirMetrics) {
 
   const CompressionVariant& pruned = c.compression.variants[1];
   ASSERT_EQ(pruned.steps.size(), 2u);
-  PruneOptions p = pruned.prune_options(0, {});
+  PruneOptions p = PruneOptions::from(pruned.steps[0].resolve({}, pruned.name));
   EXPECT_EQ(p.structure, PruneStructure::kChannel);
   EXPECT_DOUBLE_EQ(p.sparsity, 0.5);
   EXPECT_EQ(p.steps, 1);
-  EXPECT_FALSE(pruned.quantize_options(1, {}).per_channel);
-  EXPECT_THROW(pruned.quantize_options(0, {}), Error);  // step 0 is a prune step
+  EXPECT_FALSE(QuantizeOptions::from(pruned.steps[1].resolve({}, pruned.name)).per_channel);
+  EXPECT_THROW(QuantizeOptions::from(pruned.steps[0].resolve({}, pruned.name)), Error);  // step 0 is a prune step
 
-  EXPECT_EQ(c.compression.variants[2].cluster_options(0, {}).clusters, 16);
+  const CompressionVariant& k16 = c.compression.variants[2];
+  EXPECT_EQ(ClusterOptions::from(k16.steps[0].resolve({}, k16.name)).clusters, 16);
   std::vector<std::string> names = c.compression.metric_names();
   for (const char* m : {"val_accuracy_int8", "size_bytes_int8", "sparsity_pruned", "macs_pruned", "latency_ms_k16"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), m), names.end()) << m;
@@ -105,8 +109,8 @@ TEST_F(CompressionConfigTest, SearchedSettingsResolvePerTrial) {
       space);
   const CompressionVariant& v = c.compression.variants[0];
   ParamMap params{{"bits", ParamValue(std::int64_t{4})}, {"sparsity", ParamValue(0.25)}, {"kd", ParamValue(false)}};
-  EXPECT_EQ(v.quantize_options(1, params).bits, 4);
-  EXPECT_DOUBLE_EQ(v.prune_options(0, params).sparsity, 0.25);
+  EXPECT_EQ(QuantizeOptions::from(v.steps[1].resolve(params, v.name)).bits, 4);
+  EXPECT_DOUBLE_EQ(PruneOptions::from(v.steps[0].resolve(params, v.name)).sparsity, 0.25);
   DistillOptions d = c.compression.distill_options(params);
   EXPECT_FALSE(d.enabled);
   EXPECT_DOUBLE_EQ(d.alpha, 0.3);
@@ -152,9 +156,39 @@ TEST_F(CompressionConfigTest, ResolvedValuesOutOfRangeFailTheTrial) {
   SearchSpace space = space_with("mode: {type: categorical, choices: [static, dynamic]}\n");
   TrainConfig c = read("compress: {q: {quantize: {mode: $mode, bits: 16}}}\n", space);
   ParamMap dynamic{{"mode", ParamValue(std::string("dynamic"))}};
-  EXPECT_EQ(c.compression.variants[0].quantize_options(0, dynamic).bits, 16);
+  const CompressionVariant& q = c.compression.variants[0];
+  EXPECT_EQ(QuantizeOptions::from(q.steps[0].resolve(dynamic, q.name)).bits, 16);
   ParamMap stat{{"mode", ParamValue(std::string("static"))}};
-  EXPECT_THROW(c.compression.variants[0].quantize_options(0, stat), ObjectiveError);
+  EXPECT_THROW(QuantizeOptions::from(q.steps[0].resolve(stat, q.name)), ObjectiveError);
+}
+
+TEST_F(CompressionConfigTest, ResolvedValuesBreakingAStepRuleNameTheVariant) {
+  SearchSpace space = space_with("mode: {type: categorical, choices: [static, dynamic]}\n");
+  TrainConfig c = read("compress: {wide: {quantize: {mode: $mode, bits: 12}}}\n", space);
+  const CompressionVariant& v = c.compression.variants[0];
+  try {
+    v.steps[0].resolve({{"mode", ParamValue(std::string("static"))}}, v.name);
+    ADD_FAILURE() << "static 12-bit quantization resolved";
+  } catch (const ObjectiveError& e) {
+    EXPECT_NE(std::string(e.what()).find("compress.wide: bits is 12, but static quantization supports 2..8 bits"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(StepTypesTest, EveryStepIsInTheCatalogWithItsRules) {
+  EXPECT_EQ(step_catalog().names(), (std::vector<std::string>{"quantize", "qat", "prune", "cluster"}));
+  ASSERT_EQ(step_types().size(), step_catalog().entries().size());
+  for (std::size_t i = 0; i < step_types().size(); ++i) {
+    const StepType& t = step_types()[i];
+    EXPECT_EQ(t.entry.name, step_catalog().entries()[i].name);
+    EXPECT_FALSE(t.entry.doc.empty()) << t.entry.name;
+    // Only the quantizing steps must come last.
+    EXPECT_EQ(t.quantizes, !t.last_because.empty()) << t.entry.name;
+    for (const auto& k : t.keys) EXPECT_FALSE(k.doc.empty()) << t.entry.name << "." << k.key;
+  }
+  EXPECT_TRUE(step_types()[2].forbids_after(step_types()[3]));   // prune after cluster
+  EXPECT_FALSE(step_types()[3].forbids_after(step_types()[2]));  // cluster after prune
 }
 
 TEST(PruneScheduleTest, TargetsFollowTheSchedules) {

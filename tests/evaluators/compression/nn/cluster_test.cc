@@ -81,7 +81,7 @@ TEST_F(ClusterTest, SixteenClustersKeepAccuracyAndSurviveFineTuning) {
   CompressedNet c = CompressedNet::from(net_);
   ClusterOptions o;
   o.clusters = 16;
-  TrainResult none = cluster_weights(c, o, data_, hyperparams(1), 256, 3, {});
+  TrainResult none = cluster_weights(c, o, {data_, hyperparams(1), 256, 3, {}});
   EXPECT_EQ(none.epochs_run, 0);
   EXPECT_TRUE(c.folded);  // shared values stay shared only if BatchNorm does not rescale them afterwards
   EXPECT_FALSE(c.graph.nodes()[1].batch_norm);
@@ -96,7 +96,7 @@ TEST_F(ClusterTest, SixteenClustersKeepAccuracyAndSurviveFineTuning) {
   EXPECT_NEAR(clustered, trained, 0.05);
 
   torch::Tensor before = c.weight(3).clone();
-  TrainResult r = finetune(c, data_, hyperparams(1), 1, 0.01, 256, 4, {});
+  TrainResult r = finetune(c, 1, 0.01, {data_, hyperparams(1), 256, 4, {}});
   EXPECT_EQ(r.epochs_run, 1);
   expect_shared(c, 16);
   EXPECT_FALSE(torch::equal(c.weight(3), before));  // the centroids did move
@@ -111,7 +111,7 @@ TEST_F(ClusterTest, PrunedWeightsTakeTheZeroSlot) {
   o.init = ClusterInit::kDensity;
   o.finetune_epochs = 1;
   o.lr = 0.01;
-  TrainResult r = cluster_weights(c, o, data_, hyperparams(1), 256, 3, {});
+  TrainResult r = cluster_weights(c, o, {data_, hyperparams(1), 256, 3, {}});
   EXPECT_EQ(r.epochs_run, 1);
   expect_shared(c, 4);
   for (int node : c.weight_nodes()) {
@@ -135,14 +135,14 @@ TEST_F(ClusterTest, SameSeedSameClusters) {
   o.init = ClusterInit::kRandom;
   CompressedNet a = CompressedNet::from(net_);
   CompressedNet b = CompressedNet::from(net_);
-  cluster_weights(a, o, data_, hyperparams(1), 256, 11, {});
-  cluster_weights(b, o, data_, hyperparams(1), 256, 11, {});
+  cluster_weights(a, o, {data_, hyperparams(1), 256, 11, {}});
+  cluster_weights(b, o, {data_, hyperparams(1), 256, 11, {}});
   for (int node : a.weight_nodes()) {
     EXPECT_TRUE(torch::equal(a.clusters.at(node).assignment, b.clusters.at(node).assignment));
     EXPECT_TRUE(torch::equal(a.weight(node), b.weight(node)));
   }
   o.clusters = 0;
-  EXPECT_THROW(cluster_weights(a, o, data_, hyperparams(1), 256, 11, {}), ValueError);
+  EXPECT_THROW(cluster_weights(a, o, {data_, hyperparams(1), 256, 11, {}}), ValueError);
 }
 
 }  // namespace

@@ -265,7 +265,7 @@ TEST_F(PruneTest, ChannelStepPrunesAndFineTunesTheTinyChain) {
   o.sparsity = 0.5;
   o.finetune_epochs = 3;
   o.lr = 0.02;
-  TrainResult r = prune(c, o, data, h, 256, 7, {});
+  TrainResult r = prune(c, o, {data, h, 256, 7, {}});
   EXPECT_EQ(r.epochs_run, 3);
   const auto& n = c.graph.nodes();
   EXPECT_EQ(n[1].out_channels, 4);
@@ -305,7 +305,7 @@ TEST_F(PruneTest, IterativeUnstructuredScheduleHoldsMasksThroughFineTuning) {
   std::set<std::int64_t> seen;
   TrainHooks hooks;
   hooks.after_step = [&] { seen.insert(masked(c)); };
-  TrainResult r = prune(c, o, data, h, 256, 5, hooks);
+  TrainResult r = prune(c, o, {data, h, 256, 5, hooks});
   EXPECT_EQ(r.epochs_run, 1);
   std::set<std::int64_t> expected;
   for (std::int64_t k = 1; k <= 3; ++k) expected.insert(std::llround(o.target(k) * static_cast<double>(total)));

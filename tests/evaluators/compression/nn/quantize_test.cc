@@ -396,7 +396,7 @@ TEST_F(QuantizeTest, BitWidthsAreChecked) {
   EXPECT_FALSE(c.net->transform());
   QatOptions q;
   q.bits = 9;
-  EXPECT_THROW(quantize_aware_training(c, q, data(), hyper(1), 256, 1, {}), ValueError);
+  EXPECT_THROW(quantize_aware_training(c, q, {data(), hyper(1), 256, 1, {}}), ValueError);
 }
 
 TEST_F(QuantizeTest, QuantizationAwareTrainingRecoversLowBitAccuracy) {
@@ -413,7 +413,7 @@ TEST_F(QuantizeTest, QuantizationAwareTrainingRecoversLowBitAccuracy) {
   o.epochs = 3;
   o.lr = 0.02;
   o.calibration_samples = 128;
-  TrainResult r = quantize_aware_training(c, o, data(), hyper(3), 256, 7, {});
+  TrainResult r = quantize_aware_training(c, o, {data(), hyper(3), 256, 7, {}});
   EXPECT_EQ(r.epochs_run, 3);
   EXPECT_TRUE(c.folded);
   EXPECT_EQ(c.weight_bits, bits);
@@ -453,7 +453,7 @@ TEST_F(QuantizeTest, QatMovesActivationRangesWhileTraining) {
   for (std::int64_t epochs : {0, 1}) {
     CompressedNet c = CompressedNet::from(trained());
     o.epochs = epochs;
-    TrainResult r = quantize_aware_training(c, o, data(), hyper(1), 256, 7, {});
+    TrainResult r = quantize_aware_training(c, o, {data(), hyper(1), 256, 7, {}});
     EXPECT_EQ(r.epochs_run, epochs);
     torch::NoGradGuard no_grad;
     grid[epochs] = c.net->transform()->output(1, probe);

@@ -24,6 +24,7 @@ std::size_t Catalog::find(const ConfigNode& at, const std::string& name) const {
 
 void Catalog::build(const ConfigNode& section, const std::optional<std::string>& default_name,
                     const std::function<void(SectionReader&, std::size_t)>& make) const {
+  if (key_.empty()) throw StateError("the " + what_ + " catalog has no selecting key, so it cannot build from a section");
   SectionReader options(section);
   const std::string name = options.text(key_, default_name, what_ + ": " + hint());
   const std::size_t index = find(section.get(key_), name);

@@ -23,7 +23,8 @@ struct CatalogEntry {
 class Catalog {
  public:
   /// `what` names an entry in messages ("strategy", "objective kind"); `key` is the YAML key that selects one in
-  /// a section ("name", "kind", "type").
+  /// a section ("name", "kind", "type"), or "" when the name is chosen otherwise (a compression step is the single
+  /// key of its mapping), and then only find() is used.
   Catalog(std::string what, std::string key, std::vector<CatalogEntry> entries);
 
   /// Entries in listing order.

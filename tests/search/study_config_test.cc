@@ -50,8 +50,9 @@ TEST_F(StudyConfigTest, HeartbeatsBelowATenthOfASecondAndTightGracePeriodsAreRef
   EXPECT_NE(tight.find("at least twice"), std::string::npos) << tight;
   EXPECT_EQ(config_error("study: {n_trials: 1, heartbeat_interval_s: 0.1, grace_period_s: 0.2}" + space), "");
   // Durations that would overflow a clock, and a retry count that does not fit an int.
-  for (const std::string& huge : {"timeout_s: 1.0e+300", "timeout_s: .inf", "heartbeat_interval_s: 1.0e+300",
-                                  "grace_period_s: .inf", "max_retry: 9223372036854775807"}) {
+  for (const char* item : {"timeout_s: 1.0e+300", "timeout_s: .inf", "heartbeat_interval_s: 1.0e+300",
+                           "grace_period_s: .inf", "max_retry: 9223372036854775807"}) {
+    const std::string huge = item;
     std::string e = config_error("study: {n_trials: 1, " + huge + "}" + space);
     EXPECT_NE(e.find(huge.substr(0, huge.find(':'))), std::string::npos) << huge << ": " << e;
     EXPECT_NE(e.find("at most"), std::string::npos) << huge << ": " << e;

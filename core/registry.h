@@ -18,14 +18,17 @@ struct CatalogEntry {
 };
 
 /// The valid names of one extension point, in listing order, with the one lookup, error format and section
-/// wrapper that every name-to-factory table shares. A table keeps its factories in an array parallel to
-/// entries() and asks the catalog for the index.
+/// wrapper that every name-to-factory table shares. A table's rows pair an entry with a factory; the catalog gives
+/// the index of the row to use.
 class Catalog {
  public:
   /// `what` names an entry in messages ("strategy", "objective kind"); `key` is the YAML key that selects one in
   /// a section ("name", "kind", "type"), or "" when the name is chosen otherwise (a compression step is the single
   /// key of its mapping), and then only find() is used.
   Catalog(std::string what, std::string key, std::vector<CatalogEntry> entries);
+  /// The catalog of a table of `n` rows, `entry_at(i)` giving row i's entry, so a table keeps entry and factory in
+  /// one row and lists nothing twice.
+  Catalog(std::string what, std::string key, std::size_t n, const std::function<CatalogEntry(std::size_t)>& entry_at);
 
   /// Entries in listing order.
   const std::vector<CatalogEntry>& entries() const { return entries_; }

@@ -41,11 +41,8 @@ std::unique_ptr<Objective> make_train_objective(SectionReader& options, const Se
 }
 
 const Catalog& objective_catalog() {
-  static const Catalog kCatalog = [] {
-    std::vector<CatalogEntry> entries;
-    for (const auto& row : kObjectiveRows) entries.push_back(row.entry);
-    return Catalog("objective kind", "kind", entries);
-  }();
+  static const Catalog kCatalog("objective kind", "kind", kObjectiveRows.size(),
+                                [](std::size_t i) { return kObjectiveRows[i].entry; });
   return kCatalog;
 }
 

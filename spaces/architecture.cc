@@ -24,11 +24,8 @@ const std::vector<ArchitectureRow> kArchitectureRows = {
 }  // namespace
 
 const Catalog& architecture_catalog() {
-  static const Catalog kCatalog = [] {
-    std::vector<CatalogEntry> entries;
-    for (const auto& row : kArchitectureRows) entries.push_back(row.entry);
-    return Catalog("architecture type", "type", entries);
-  }();
+  static const Catalog kCatalog("architecture type", "type", kArchitectureRows.size(),
+                                [](std::size_t i) { return kArchitectureRows[i].entry; });
   return kCatalog;
 }
 

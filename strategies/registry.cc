@@ -50,20 +50,14 @@ const std::vector<PrunerRow> kPrunerRows = {
 }  // namespace
 
 const Catalog& sampler_catalog() {
-  static const Catalog kCatalog = [] {
-    std::vector<CatalogEntry> entries;
-    for (const auto& row : kSamplerRows) entries.push_back(row.entry);
-    return Catalog("strategy", "name", entries);
-  }();
+  static const Catalog kCatalog("strategy", "name", kSamplerRows.size(),
+                                [](std::size_t i) { return kSamplerRows[i].entry; });
   return kCatalog;
 }
 
 const Catalog& pruner_catalog() {
-  static const Catalog kCatalog = [] {
-    std::vector<CatalogEntry> entries;
-    for (const auto& row : kPrunerRows) entries.push_back(row.entry);
-    return Catalog("pruner", "name", entries);
-  }();
+  static const Catalog kCatalog("pruner", "name", kPrunerRows.size(),
+                                [](std::size_t i) { return kPrunerRows[i].entry; });
   return kCatalog;
 }
 

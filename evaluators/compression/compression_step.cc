@@ -33,12 +33,9 @@ const std::vector<StepType>& step_types() {
 }
 
 const Catalog& step_catalog() {
-  static const Catalog kCatalog = [] {
-    std::vector<CatalogEntry> entries;
-    for (const auto& t : step_types()) entries.push_back(t.entry);
-    // A step is selected by its mapping's single key ({prune: {...}}), not by a key inside a section.
-    return Catalog("compression step", "", entries);
-  }();
+  // A step is selected by its mapping's single key ({prune: {...}}), not by a key inside a section.
+  static const Catalog kCatalog("compression step", "", step_types().size(),
+                                [](std::size_t i) { return step_types()[i].entry; });
   return kCatalog;
 }
 

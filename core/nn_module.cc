@@ -56,15 +56,21 @@ void* nn_module_symbol(const std::string& symbol, const std::string& needed_for)
   const Module& m = module();
   if (m.handle == nullptr) throw ConfigError(needed_for + " needs libtorch: " + m.why);
   void* found = dlsym(m.handle, symbol.c_str());
-  if (found == nullptr) throw ConfigError(needed_for + " needs libtorch: " + m.path + " has no " + symbol + " entry point");
+  if (found == nullptr) {
+    throw ConfigError(needed_for + " needs libtorch: " + m.path + " has no " + symbol + " entry point");
+  }
   return found;
 }
 
-void check_nn_module_version(const std::string& table, int version, int expected, const std::string& needed_for) {
-  if (version == expected) return;
-  throw ConfigError(needed_for + " needs libtorch: the " + table + " of " + module_path() +
-                    " is from another nasforge build (API version " + std::to_string(version) + ", expected " +
-                    std::to_string(expected) + "); rebuild");
+const NnTable& nn_module_table(const std::string& symbol, int expected, const std::string& needed_for) {
+  using Entry = const NnTable* (*)();
+  const NnTable* table = reinterpret_cast<Entry>(nn_module_symbol(symbol, needed_for))();
+  if (table->version != expected) {
+    throw ConfigError(needed_for + " needs libtorch: " + symbol + " of " + module_path() +
+                      " is from another nasforge build (API version " + std::to_string(table->version) +
+                      ", expected " + std::to_string(expected) + "); rebuild");
+  }
+  return *table;
 }
 
 }  // namespace nasforge

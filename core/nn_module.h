@@ -16,8 +16,14 @@ namespace nasforge {
 /// has no libtorch code or the module lacks the symbol.
 void* nn_module_symbol(const std::string& symbol, const std::string& needed_for);
 
-/// ConfigError unless a table's `version` equals the `expected` one of this executable: a mismatch means the
-/// module is from another build.
-void check_nn_module_version(const std::string& table, int version, int expected, const std::string& needed_for);
+/// The start of every layer's entry table, so that one loader can check any of them.
+struct NnTable {
+  int version = 0;  ///< The layer's table version the module was built with; a mismatch means a stale build.
+};
+
+/// The table returned by the module's exported C function `symbol` (`const NnTable* symbol()`), found with
+/// nn_module_symbol(); ConfigError "... is from another nasforge build ...; rebuild" unless its version is
+/// `expected`, the version this executable was built with.
+const NnTable& nn_module_table(const std::string& symbol, int expected, const std::string& needed_for);
 
 }  // namespace nasforge

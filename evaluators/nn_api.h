@@ -6,14 +6,14 @@
 
 #include "core/config.h"
 #include "core/json.h"
+#include "core/nn_module.h"
 #include "evaluators/objective.h"
 #include "spaces/search_space.h"
 
 namespace nasforge {
 
 /// The evaluators' entry points into the libtorch module (core/nn_module.h), implemented in evaluators/nn/.
-struct EvaluatorNnApi {
-  int version = 0;  ///< kEvaluatorNnApiVersion of the module; a mismatch means a stale build.
+struct EvaluatorNnApi : NnTable {
   /// The `train` objective (see make_train_objective).
   std::unique_ptr<Objective> (*make_train_objective)(SectionReader& options, const SearchSpace& space,
                                                       std::size_t n_objectives, const std::string& base_dir) = nullptr;

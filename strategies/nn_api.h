@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "core/nn_module.h"
 #include "evaluators/train_config.h"
 #include "spaces/search_space.h"
 
@@ -16,8 +17,7 @@ struct DifferentiableResult;
 struct CellSkeleton;
 
 /// The strategies' entry points into the libtorch module (core/nn_module.h), implemented in strategies/nn/.
-struct StrategyNnApi {
-  int version = 0;  ///< kStrategyNnApiVersion of the module; a mismatch means a stale build.
+struct StrategyNnApi : NnTable {
   /// The `rl` strategy's controller sampler (strategies/nn/rl_controller.h).
   std::unique_ptr<Sampler> (*make_rl_sampler)(const RlOptions& options, const SearchSpace& space) = nullptr;
   /// One `darts`/`gdas` supernet search on the train objective's data (strategies/nn/differentiable_search.h).

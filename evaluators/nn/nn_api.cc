@@ -3,7 +3,7 @@
 
 #include "evaluators/nn_api.h"
 
-extern "C" __attribute__((visibility("default"))) const nasforge::EvaluatorNnApi* nasforge_evaluator_nn_api() {
+extern "C" __attribute__((visibility("default"))) const nasforge::NnTable* nasforge_evaluator_nn_api() {
   static const nasforge::EvaluatorNnApi api = [] {
     nasforge::EvaluatorNnApi a;
     a.version = nasforge::kEvaluatorNnApiVersion;

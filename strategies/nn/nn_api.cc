@@ -3,7 +3,7 @@
 #include "strategies/nn/differentiable_search.h"
 #include "strategies/nn/rl_controller.h"
 
-extern "C" __attribute__((visibility("default"))) const nasforge::StrategyNnApi* nasforge_strategy_nn_api() {
+extern "C" __attribute__((visibility("default"))) const nasforge::NnTable* nasforge_strategy_nn_api() {
   static const nasforge::StrategyNnApi api = [] {
     nasforge::StrategyNnApi a;
     a.version = nasforge::kStrategyNnApiVersion;

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/config.h"
+#include "core/error.h"
 #include "spaces/search_space.h"
 #include "strategies/sampler.h"
 #include "tests/testing.h"
@@ -42,6 +44,27 @@ class SamplerTest : public NasforgeTest {
     for (const auto& [name, value] : params) t.distributions[name] = space_.at(name).distribution;
     trials_.push_back(t);
     return trials_.back();
+  }
+
+  /// Checks that one key declaration rules code and study file alike: `construct()` must throw a ValueError
+  /// "<key> must be ...", and the strategy section `yaml` (with `key` on its line 2) a ConfigError located there in
+  /// the same words.
+  void expect_same_range_error(const std::string& key, const std::function<void()>& construct,
+                               const std::string& yaml) {
+    std::string from_code, from_file;
+    try {
+      construct();
+    } catch (const ValueError& e) {
+      from_code = e.what();
+    }
+    try {
+      make_sampler(ConfigNode::parse_string(yaml), space_, 1, StrategyEnv{});
+    } catch (const ConfigError& e) {
+      from_file = e.what();
+    }
+    ASSERT_EQ(from_code.rfind(key + " must be ", 0), 0u) << key << ": " << from_code;
+    EXPECT_NE(from_file.find(":2:"), std::string::npos) << from_file;
+    EXPECT_NE(from_file.find(from_code.substr(key.size() + 1)), std::string::npos) << from_file;
   }
 
   /// The study loop in miniature for one objective: ask, check, evaluate `f`, record COMPLETE, `n` times;

@@ -7,11 +7,17 @@
 //   stem conv3x3 (C, BN) -> [cells_per_stage cells -> ResNet reduction block (2C, stride 2)] x (stages - 1)
 //   -> cells_per_stage cells -> BN -> ReLU -> global average pool -> linear
 //
-// Only the edges that can change the output are built: an edge i -> j is kept when node i is reachable from
-// node 0 (otherwise node i is identically zero) and node j reaches node 3 (otherwise its value is never read).
-// NAS-Bench-201 itself computes dead-end edges too, so parameter counts of such cells are smaller here than in
-// its tables; the network function is the same. The ReLU in front of every nor_conv edge leaving a node is
-// computed once per node and shared, which is equivalent to NAS-Bench-201's separate non-inplace ReLUs.
+// By default (`edges: live`) only the edges that can change the output are built: an edge i -> j is kept when
+// node i is reachable from node 0 (otherwise node i is identically zero) and node j reaches node 3 (otherwise its
+// value is never read). The ReLU in front of every nor_conv edge leaving a node is computed once per node and
+// shared, which is equivalent to NAS-Bench-201's separate non-inplace ReLUs. The network function is NAS-Bench-201's,
+// at the least cost.
+//
+// NAS-Bench-201's reference code computes every edge: dead ends, edges out of all-zero nodes, `none` as x * 0, and
+// a ReLU per edge. Latencies measured with that code (HW-NAS-Bench, HELP) depend on all six edges, so a latency
+// model can only rank them if it sees the same work: `edges: all` builds exactly that graph (parameter counts then
+// match NAS-Bench-201's tables too), and also builds cells whose output is disconnected from the input, which the
+// reference code runs as well; the search still never proposes those.
 
 #include <algorithm>
 #include <array>
@@ -136,8 +142,12 @@ std::array<bool, 6> live_edges(const std::vector<std::string>& ops, const std::s
 class CellSpace : public ArchitectureSpace {
  public:
   CellSpace(std::int64_t channels, std::int64_t cells_per_stage, std::int64_t stages, std::vector<std::string> ops,
-            SourceLocation location)
-      : channels_(channels), cells_per_stage_(cells_per_stage), stages_(stages), ops_(std::move(ops)) {
+            bool all_edges, SourceLocation location)
+      : channels_(channels),
+        cells_per_stage_(cells_per_stage),
+        stages_(stages),
+        ops_(std::move(ops)),
+        all_edges_(all_edges) {
     std::vector<ParamValue> choices(ops_.begin(), ops_.end());
     const auto& edges = nasbench201_edges();
     for (std::size_t e = 0; e < edges.size(); ++e) {
@@ -180,7 +190,13 @@ class CellSpace : public ArchitectureSpace {
 
   NetGraph build(const std::string& genotype, const Shape& input, int num_classes) const override {
     std::vector<std::string> ops = parse_checked(genotype);
-    std::array<bool, 6> live = live_edges(ops, genotype);
+    // Every edge is built in `edges: all` mode, `none` as x * 0; otherwise only the live ones.
+    std::array<bool, 6> live{};
+    if (all_edges_) {
+      live.fill(true);
+    } else {
+      live = live_edges(ops, genotype);
+    }
     NetGraph g(input, num_classes);
     std::int64_t channels = channels_;
     int x = g.conv(0, channels, 3, 1, 1, true, Activation::kNone, "stem");
@@ -199,7 +215,8 @@ class CellSpace : public ArchitectureSpace {
         x = reduction(g, x, channels, stage + ".reduce");
       }
       for (std::int64_t c = 0; c < cells_per_stage_; ++c) {
-        x = cell(g, x, ops, live, stage + ".c" + std::to_string(c));
+        x = all_edges_ ? reference_cell(g, x, ops, stage + ".c" + std::to_string(c))
+                       : cell(g, x, ops, live, stage + ".c" + std::to_string(c));
       }
     }
     x = g.batch_norm(x, "head.bn");
@@ -213,7 +230,7 @@ class CellSpace : public ArchitectureSpace {
   std::string config_yaml() const override {
     return "type: cell\nchannels: " + std::to_string(channels_) +
            "\ncells_per_stage: " + std::to_string(cells_per_stage_) + "\nstages: " + std::to_string(stages_) +
-           "\nops: [" + join(ops_, ", ") + "]\n";
+           "\nops: [" + join(ops_, ", ") + "]\n" + (all_edges_ ? "edges: all\n" : "");
   }
 
  private:
@@ -269,8 +286,36 @@ class CellSpace : public ArchitectureSpace {
     return node[3];
   }
 
+  // NAS-Bench-201's InferCell as its reference code runs it: node j is the sum over every i < j of its edge's op,
+  // each nor_conv edge with its own ReLU, `none` as x * 0, nothing skipped.
+  static int reference_cell(NetGraph& g, int x, const std::vector<std::string>& ops, const std::string& name) {
+    const std::int64_t channels = g.nodes()[static_cast<std::size_t>(x)].out.c;
+    std::array<int, 4> node = {x, -1, -1, -1};
+    for (int j = 1; j < 4; ++j) {
+      std::vector<int> terms;
+      for (int i = 0; i < j; ++i) {
+        const std::string& op = ops[nasbench201_edge_index(j, i)];
+        const int from = node[static_cast<std::size_t>(i)];
+        const std::string edge = name + ".e" + std::to_string(j) + "_" + std::to_string(i);
+        if (op == "skip_connect") {
+          terms.push_back(from);
+        } else if (op == "none") {
+          terms.push_back(g.activation(from, Activation::kZero, edge));
+        } else if (op == "avg_pool_3x3") {
+          terms.push_back(g.avg_pool(from, 3, 1, 1, edge));
+        } else {
+          const int relu = g.activation(from, Activation::kReLU, edge + ".relu");
+          terms.push_back(g.conv(relu, channels, op == "nor_conv_1x1" ? 1 : 3, 1, 1, true, Activation::kNone, edge));
+        }
+      }
+      node[static_cast<std::size_t>(j)] = terms.size() == 1 ? terms[0] : g.add(terms, name + ".n" + std::to_string(j));
+    }
+    return node[3];
+  }
+
   std::int64_t channels_, cells_per_stage_, stages_;
   std::vector<std::string> ops_;
+  bool all_edges_;
   std::vector<ParamSpec> params_;
 };
 
@@ -280,6 +325,10 @@ std::shared_ptr<const ArchitectureSpace> make_cell_architecture(SectionReader& o
   std::int64_t channels = options.integer("channels", 16, "channels of the first stage (doubled at each reduction)");
   std::int64_t cells = options.integer("cells_per_stage", 5, "cells stacked in each stage");
   std::int64_t stages = options.integer("stages", 3, "stages, separated by stride-2 ResNet reduction blocks");
+  const std::string edges = options.text("edges", std::string("live"),
+                                         "live (only edges that change the output) or all (every edge, as "
+                                         "NAS-Bench-201's reference code computes them)",
+                                         {"live", "all"});
   ConfigNode ops_node =
       options.child("ops", "list of strings", "ops an edge may take (default: all five NAS-Bench-201 ops)");
   options.require(channels >= 1, "channels", "must be >= 1, got " + std::to_string(channels));
@@ -303,7 +352,8 @@ std::shared_ptr<const ArchitectureSpace> make_cell_architecture(SectionReader& o
   } else {
     ops = nasbench201_ops();
   }
-  return std::make_shared<CellSpace>(channels, cells, stages, std::move(ops), options.node().location());
+  return std::make_shared<CellSpace>(channels, cells, stages, std::move(ops), edges == "all",
+                                     options.node().location());
 }
 
 }  // namespace nasforge

@@ -12,7 +12,7 @@ namespace {
 
 constexpr const char* kOpNames[] = {"input",  "conv",     "linear",          "activation", "batch_norm", "avg_pool",
                                     "max_pool", "global_avg_pool", "add", "mul",        "dropout"};
-constexpr const char* kActivationNames[] = {"none", "relu", "relu6", "hswish", "sigmoid", "hsigmoid"};
+constexpr const char* kActivationNames[] = {"none", "relu", "relu6", "hswish", "sigmoid", "hsigmoid", "zero"};
 
 std::int64_t pooled(std::int64_t size, int kernel, int stride, int padding) {
   return (size + 2 * padding - kernel) / stride + 1;

@@ -39,11 +39,19 @@ enum class OpKind {
 };
 
 /// Elementwise non-linearities a node can apply.
-enum class Activation { kNone, kReLU, kReLU6, kHardSwish, kSigmoid, kHardSigmoid };
+enum class Activation {
+  kNone,
+  kReLU,
+  kReLU6,
+  kHardSwish,
+  kSigmoid,
+  kHardSigmoid,
+  kZero,  ///< 0 * x: NAS-Bench-201's `none` edge as its reference code computes it (cell `edges: all`).
+};
 
 /// "conv", "linear", ... (the names used in JSON).
 const char* to_string(OpKind kind);
-/// "none", "relu", "relu6", "hswish", "sigmoid", "hsigmoid".
+/// "none", "relu", "relu6", "hswish", "sigmoid", "hsigmoid", "zero".
 const char* to_string(Activation act);
 /// Inverse of to_string(Activation); ValueError listing the valid names.
 Activation parse_activation(const std::string& name);

@@ -29,6 +29,8 @@ torch::Tensor activate(Activation act, torch::Tensor x, bool in_place) {
       return torch::sigmoid(x);
     case Activation::kHardSigmoid:
       return torch::hardsigmoid(x);
+    case Activation::kZero:
+      return in_place ? x.mul_(0) : x.mul(0);
   }
   return x;
 }

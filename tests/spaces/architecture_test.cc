@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/strings.h"
 #include "spaces/nasbench201.h"
 #include "spaces/search_space.h"
 #include "testing.h"
@@ -527,6 +528,40 @@ TEST_F(ArchitectureTest, CellBuildsTheNasBench201Skeleton) {
   NetGraph pruned = arch->build(dead, Shape{3, 32, 32}, 10);
   EXPECT_EQ(node_named(pruned, "s1.c0.e2_1"), nullptr);
   EXPECT_NE(node_named(pruned, "s1.c0.e3_1"), nullptr);
+}
+
+TEST_F(ArchitectureTest, CellAllEdgesBuildsWhatTheReferenceCodeComputes) {
+  auto live = make("architecture: {type: cell, channels: 16, cells_per_stage: 2, stages: 3}\n");
+  auto all = make("architecture: {type: cell, channels: 16, cells_per_stage: 2, stages: 3, edges: all}\n");
+  // edge_2_1 (conv1x1) feeds node 2, which reaches nothing since edge_3_2 is none: a dead end.
+  std::string dead = nasbench201_arch({"nor_conv_3x3", "none", "nor_conv_1x1", "skip_connect", "avg_pool_3x3", "none"});
+  NetGraph a = all->build(dead, Shape{3, 32, 32}, 10);
+  NetGraph l = live->build(dead, Shape{3, 32, 32}, 10);
+  ASSERT_NE(node_named(a, "s1.c0.e2_1"), nullptr);
+  EXPECT_EQ(node_named(a, "s1.c0.e2_1")->kernel, 1);
+  // `none` is computed as x * 0, and every nor_conv edge has its own ReLU.
+  ASSERT_NE(node_named(a, "s1.c0.e3_2"), nullptr);
+  EXPECT_EQ(node_named(a, "s1.c0.e3_2")->kind, OpKind::kActivation);
+  EXPECT_EQ(node_named(a, "s1.c0.e3_2")->act, Activation::kZero);
+  EXPECT_EQ(node_named(a, "s1.c0.e1_0.relu")->act, Activation::kReLU);
+  EXPECT_EQ(node_named(a, "s1.c0.e2_1.relu")->act, Activation::kReLU);
+  auto count = [](const NetGraph& g, OpKind kind) {
+    return std::count_if(g.nodes().begin(), g.nodes().end(), [kind](const NetNode& n) { return n.kind == kind; });
+  };
+  // One dead-end conv per cell (6 cells) more than the live graph; pools, skips and the output are the same.
+  EXPECT_EQ(count(a, OpKind::kConv), count(l, OpKind::kConv) + 6);
+  EXPECT_EQ(count(a, OpKind::kAvgPool), count(l, OpKind::kAvgPool));
+  EXPECT_EQ(a.nodes()[static_cast<std::size_t>(a.output())].out, (Shape{10, 1, 1}));
+  // A disconnected cell runs in the reference code, so it builds; the search still never proposes it.
+  std::string cut = nasbench201_arch({"nor_conv_3x3", "none", "none", "none", "none", "none"});
+  EXPECT_THROW(live->build(cut, Shape{3, 32, 32}, 10), InvalidArchitecture);
+  EXPECT_NO_THROW(all->build(cut, Shape{3, 32, 32}, 10));
+  EXPECT_THROW(all->genotype(cell_params({"nor_conv_3x3", "none", "none", "none", "none", "none"})),
+               InvalidArchitecture);
+  EXPECT_EQ(all->config_yaml(), "type: cell\nchannels: 16\ncells_per_stage: 2\nstages: 3\nops: [" +
+                                    join(nasbench201_ops(), ", ") + "]\nedges: all\n");
+  expect_contains(config_error("architecture: {type: cell, edges: some}\n"),
+                  {"key 'architecture.edges'", "'some'", "live", "all"});
 }
 
 TEST_F(ArchitectureTest, CellInputTooSmallForReductions) {

@@ -361,10 +361,20 @@ ConfigNode SectionReader::declare(const std::string& key, const std::string& typ
   return node_.get(key);
 }
 
+void SectionReader::fail_required(const ConfigNode& missing, const std::string& key, const std::string& doc) const {
+  std::string hint;
+  if (node_.defined() && node_.is_map()) {
+    for (const auto& [present, child] : node_.entries()) {
+      if (nearest(present, {key})) hint = "; the section has '" + present + "': did you mean '" + key + "'?";
+    }
+  }
+  missing.fail("is required (" + doc + ")" + hint);
+}
+
 double SectionReader::number(const std::string& key, std::optional<double> def, const std::string& doc) {
   ConfigNode n = declare(key, "float", def ? format_double(*def) : "required", doc);
   if (!n.defined() || n.is_null()) {
-    if (!def) n.fail("is required (" + doc + ")");
+    if (!def) fail_required(n, key, doc);
     return *def;
   }
   return n.as_double();
@@ -373,7 +383,7 @@ double SectionReader::number(const std::string& key, std::optional<double> def, 
 std::int64_t SectionReader::integer(const std::string& key, std::optional<std::int64_t> def, const std::string& doc) {
   ConfigNode n = declare(key, "int", def ? std::to_string(*def) : "required", doc);
   if (!n.defined() || n.is_null()) {
-    if (!def) n.fail("is required (" + doc + ")");
+    if (!def) fail_required(n, key, doc);
     return *def;
   }
   return n.as_int();
@@ -402,7 +412,7 @@ std::string SectionReader::text(const std::string& key, std::optional<std::strin
   std::string type = allowed.empty() ? "string" : join(allowed, "|");
   ConfigNode n = declare(key, type, def ? *def : "required", doc);
   if (!n.defined() || n.is_null()) {
-    if (!def) n.fail("is required (" + doc + ")");
+    if (!def) fail_required(n, key, doc);
     return *def;
   }
   std::string v = n.as_string();

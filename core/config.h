@@ -187,6 +187,8 @@ class SectionReader {
 
  private:
   ConfigNode declare(const std::string& key, const std::string& type, const std::string& def, const std::string& doc);
+  // "is required (doc)" at the missing key, naming a key of the section that looks like a misspelling of it.
+  [[noreturn]] void fail_required(const ConfigNode& missing, const std::string& key, const std::string& doc) const;
 
   ConfigNode node_;
   std::vector<KeyDoc> docs_;

@@ -275,6 +275,18 @@ TEST_F(ConfigTest, RequiredKeysAreReported) {
   EXPECT_THROW(r.text("t", std::nullopt, "t"), ConfigError);
 }
 
+TEST_F(ConfigTest, AMissingRequiredKeyNamesItsLikelyMisspelling) {
+  ConfigNode root = ConfigNode::parse_string("memory:\n  bandwith_gbs: 5\n", "m.yaml");
+  SectionReader r(root.get("memory"));
+  std::string msg = config_error([&] { r.number("bandwidth_gbs", std::nullopt, "bandwidth"); });
+  EXPECT_TRUE(contains(msg, "'memory.bandwidth_gbs'")) << msg;
+  EXPECT_TRUE(contains(msg, "the section has 'bandwith_gbs': did you mean 'bandwidth_gbs'?")) << msg;
+  // Keys that are not near the missing one are not blamed.
+  SectionReader far(ConfigNode::parse_string("memory:\n  sram_bytes: 5\n", "m.yaml").get("memory"));
+  msg = config_error([&] { far.number("bandwidth_gbs", std::nullopt, "bandwidth"); });
+  EXPECT_FALSE(contains(msg, "did you mean")) << msg;
+}
+
 TEST_F(ConfigTest, UnknownKeySuggestsTheNearestAndListsValidKeys) {
   ConfigNode root = ConfigNode::parse_string("opt:\n  lr: 0.1\n  momentm: 0.9\n", "u.yaml");
   SectionReader r(root.get("opt"));

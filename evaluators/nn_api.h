@@ -3,11 +3,13 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "core/json.h"
 #include "core/nn_module.h"
 #include "evaluators/objective.h"
+#include "spaces/net_graph.h"
 #include "spaces/search_space.h"
 
 namespace nasforge {
@@ -19,10 +21,14 @@ struct EvaluatorNnApi : NnTable {
                                                       std::size_t n_objectives, const std::string& base_dir) = nullptr;
   /// See evaluate_bundle.
   Json (*evaluate_bundle)(const std::string& dir, const std::string& device, int threads) = nullptr;
+  /// Median batch-1 CPU latency in ms of each graph with random weights after `warmup` untimed passes, on
+  /// `threads` torch threads; with `progress`, one line per network on stderr (nasforge profile).
+  std::vector<double> (*measure_latencies)(const std::vector<NetGraph>& graphs, int runs, int warmup, int threads,
+                                           bool progress) = nullptr;
 };
 
 /// Bumped whenever EvaluatorNnApi changes.
-inline constexpr int kEvaluatorNnApiVersion = 3;
+inline constexpr int kEvaluatorNnApiVersion = 4;
 /// The C function of the module returning its EvaluatorNnApi (defined in evaluators/nn/nn_api.cc).
 inline constexpr const char* kEvaluatorNnApiSymbol = "nasforge_evaluator_nn_api";
 

@@ -120,11 +120,39 @@ TrainConfig TrainConfig::from_config(SectionReader& options, const SearchSpace& 
   }
   c.dataset_yaml = dataset.dump();
   c.compression = CompressionConfig::from_config(options, space, base_dir);
+  ConfigNode targets = options.child("targets", "list",
+                                     "device profiles (nasforge targets, or .yaml files) whose latency_ms@T, "
+                                     "flash_bytes@T, sram_bytes@T and fits@T each trial stores");
+  if (targets.defined() && !targets.is_null()) {
+    if (!targets.is_sequence()) targets.fail("expected a list of target names or profile files, got " + targets.describe());
+    for (const ConfigNode& item : targets.elements()) {
+      try {
+        c.targets.push_back(load_target(item.as_string(), base_dir));
+      } catch (const ConfigError&) {
+        throw;  // a bad profile file reports its own file:line
+      } catch (const ValueError& e) {
+        item.fail(e.what());
+      }
+      for (std::size_t i = 0; i + 1 < c.targets.size(); ++i) {
+        if (c.targets[i].name == c.targets.back().name) item.fail("target '" + c.targets.back().name + "' is listed twice");
+      }
+    }
+  }
+  std::vector<std::string> variant_names;
+  for (const auto& v : c.compression.variants) variant_names.push_back(v.name);
   c.budget = CostBudget::from_config(
       options.child("budget", "mapping",
-                    "hard limits {params, macs, size_bytes, peak_mem_bytes}: over-budget candidates are not trained"));
+                    "hard limits {params, macs, size_bytes, peak_mem_bytes, METRIC@TARGET}: over-budget candidates "
+                    "are not trained"),
+      c.targets, variant_names);
   std::vector<std::string> metrics = train_metric_names();
   for (const auto& m : c.compression.metric_names()) metrics.push_back(m);
+  for (const TargetProfile& t : c.targets) {
+    for (TargetMetric m : target_metrics()) {
+      metrics.push_back(target_metric_name(m, "", t.name));
+      for (const std::string& v : variant_names) metrics.push_back(target_metric_name(m, v, t.name));
+    }
+  }
 
   ConfigNode objectives =
       options.child("objectives", "list of metric names",

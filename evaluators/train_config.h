@@ -9,6 +9,7 @@
 #include "core/param_value.h"
 #include "evaluators/compression/compression_config.h"
 #include "evaluators/cost/cost_model.h"
+#include "evaluators/cost/target_profile.h"
 #include "evaluators/data/dataset.h"
 #include "evaluators/setting.h"
 #include "spaces/search_space.h"
@@ -54,6 +55,7 @@ struct TrainConfig {
   std::int64_t latency_warmup = 5;      ///< Untimed passes before them.
   bool save_weights = true;             ///< Write weights.pt + model.json into the trial's artifact folder.
   CompressionConfig compression;        ///< The `compress:` variants and the `distill:` section.
+  std::vector<TargetProfile> targets;   ///< The `targets:` devices: each trial stores its costs on each.
   CostBudget budget;                    ///< The `budget:` section: candidates over it are never trained.
 
   /// Reads the keys of a `kind: train` section from `options` (the caller declared `kind` and calls finish()).

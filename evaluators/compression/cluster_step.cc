@@ -30,6 +30,12 @@ ClusterOptions ClusterOptions::from(const SettingValues& values) {
   return o;
 }
 
+namespace {
+
+void plan_cluster(DeployPlan& plan, const SettingValues& values) { plan.clusters = values["clusters"].as_int(); }
+
+}  // namespace
+
 StepType cluster_step() {
   StepType t;
   t.entry = {"cluster", "weight sharing: each layer's weights clustered into a few shared values (k-means)"};
@@ -39,6 +45,7 @@ StepType cluster_step() {
       SettingSpec::integer("finetune_epochs", Range::closed(0), 0, "epochs fine-tuning the centroids"),
       finetune_lr_key(),
   };
+  t.plan = &plan_cluster;
   return t;
 }
 

@@ -32,6 +32,14 @@ bool CompressionVariant::quantizes() const {
   return std::any_of(steps.begin(), steps.end(), [](const CompressionStep& s) { return s.type->quantizes; });
 }
 
+DeployPlan CompressionVariant::plan(const ParamMap& params) const {
+  DeployPlan p;
+  for (const CompressionStep& step : steps) {
+    if (step.type->plan) step.type->plan(p, step.resolve(params, name));
+  }
+  return p;
+}
+
 CompressionConfig CompressionConfig::from_config(SectionReader& options, const SearchSpace& space,
                                                  const std::string& base_dir) {
   CompressionConfig c;

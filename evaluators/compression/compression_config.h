@@ -28,6 +28,8 @@ struct CompressionVariant {
 
   /// True when a step quantizes (its latency would be that of fake quantization, so none is measured).
   bool quantizes() const;
+  /// What this variant of a trial with `params` ships as, before training (each step's StepType::plan).
+  DeployPlan plan(const ParamMap& params) const;
 };
 
 /// The `compress:` and `distill:` sections of a train objective.

@@ -21,6 +21,13 @@ struct KeyRule {
 /// Everything about one kind of compression step that needs no libtorch: a row of step_types(). Its libtorch
 /// half, keyed by entry.name, is in evaluators/compression/nn/step_apply.cc. A broken ordering rule reads
 /// "comes after a <previous> step, but <last_because or not_after_because>".
+/// What a network ships as, as far as it is known before training: the weight precision and clustering its
+/// variant's steps ask for. Pruning's smaller graph exists only after training, so a plan is an upper bound.
+struct DeployPlan {
+  int weight_bits = 32;        ///< 32 float, 16 half, 2..8 integer kernels.
+  std::int64_t clusters = 0;   ///< Shared weight values per layer (0 = not clustered).
+};
+
 struct StepType {
   CatalogEntry entry;                  ///< The YAML name ("prune") and one line for docs.
   std::vector<SettingSpec> keys;       ///< Its settings, in declaration order.
@@ -29,6 +36,8 @@ struct StepType {
   std::vector<std::string> not_after;  ///< Steps it may not directly follow...
   std::string not_after_because;       ///< ...because of this.
   KeyRule rule;                        ///< Checked when the study is read if its keys are constants, else per trial.
+  /// How the step changes what ships (null: it does not, or only after training, as pruning).
+  void (*plan)(DeployPlan& plan, const SettingValues& values) = nullptr;
 
   /// Whether this step may not directly follow `previous`.
   bool forbids_after(const StepType& previous) const;

@@ -75,6 +75,18 @@ QatOptions QatOptions::from(const SettingValues& values) {
   return o;
 }
 
+namespace {
+
+// float16 ships half-precision weights; static and dynamic ship integer weights run by integer kernels.
+void plan_quantize(DeployPlan& plan, const SettingValues& values) {
+  const QuantizeOptions o = QuantizeOptions::from(values);
+  plan.weight_bits = o.mode == QuantMode::kFloat16 ? 16 : o.bits;
+}
+
+void plan_qat(DeployPlan& plan, const SettingValues& values) { plan.weight_bits = QuantScheme::from(values).bits; }
+
+}  // namespace
+
 StepType quantize_step() {
   StepType t;
   t.entry = {"quantize", "post-training quantization: static (calibrated), dynamic, or float16"};
@@ -91,6 +103,7 @@ StepType quantize_step() {
   t.quantizes = true;
   t.last_because = kQuantizeLast;
   t.rule = {{"bits", "mode"}, &static_bits_violation};
+  t.plan = &plan_quantize;
   return t;
 }
 
@@ -103,6 +116,7 @@ StepType qat_step() {
   t.keys.push_back(calibration_key());
   t.quantizes = true;
   t.last_because = kQuantizeLast;
+  t.plan = &plan_qat;
   return t;
 }
 

@@ -20,6 +20,8 @@
 
 #include <algorithm>
 
+#include "core/error.h"
+
 namespace nasforge {
 
 namespace {
@@ -37,7 +39,8 @@ Json CostMetrics::to_json() const {
       {"params", params}, {"macs", macs}, {"size_bytes", size_bytes}, {"peak_mem_bytes", peak_activation_bytes}};
 }
 
-CostBudget CostBudget::from_config(const ConfigNode& section) {
+CostBudget CostBudget::from_config(const ConfigNode& section, const std::vector<TargetProfile>& targets,
+                                   const std::vector<std::string>& variants) {
   SectionReader r(section);
   CostBudget b;
   auto limit = [&r](const std::string& key, const std::string& doc) {
@@ -49,11 +52,19 @@ CostBudget CostBudget::from_config(const ConfigNode& section) {
   b.macs = limit("macs", "most multiply-accumulates of one inference (batch 1)");
   b.size_bytes = limit("size_bytes", "most fp32 weight bytes");
   b.peak_mem_bytes = limit("peak_mem_bytes", "most peak activation memory in bytes");
+  if (section.is_map()) {
+    for (const std::string& key : section.keys()) {
+      if (key.find('@') == std::string::npos) continue;
+      ConfigNode value = r.child(key, "number or true", "a limit on a device target's metric");
+      b.on_targets.push_back(TargetLimit::read(key, value, targets, variants));
+    }
+  }
   r.finish();
   return b;
 }
 
-std::optional<std::string> CostBudget::violation(const CostMetrics& costs) const {
+std::optional<std::string> CostBudget::violation(
+    const CostMetrics& costs, const std::function<TargetCosts(std::size_t, const std::string&)>& price) const {
   std::string why;
   auto over = [&why](const char* name, std::int64_t value, const std::optional<std::int64_t>& limit) {
     if (!limit || value <= *limit) return;
@@ -64,6 +75,11 @@ std::optional<std::string> CostBudget::violation(const CostMetrics& costs) const
   over("macs", costs.macs, macs);
   over("size_bytes", costs.size_bytes, size_bytes);
   over("peak_mem_bytes", costs.peak_activation_bytes, peak_mem_bytes);
+  for (const TargetLimit& t : on_targets) {
+    check(static_cast<bool>(price), "CostBudget::violation: target limits need a price function");
+    const std::string miss = t.violation(price(t.target, t.variant));
+    if (!miss.empty()) why += (why.empty() ? "" : ", ") + miss;
+  }
   if (why.empty()) return std::nullopt;
   return why;
 }

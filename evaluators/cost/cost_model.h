@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "core/config.h"
 #include "core/json.h"
+#include "evaluators/cost/target_budget.h"
 #include "spaces/net_graph.h"
 
 namespace nasforge {
@@ -28,13 +30,19 @@ struct CostBudget {
   std::optional<std::int64_t> macs;            ///< Multiply-accumulates of one inference.
   std::optional<std::int64_t> size_bytes;      ///< fp32 deployed weight bytes.
   std::optional<std::int64_t> peak_mem_bytes;  ///< Peak activation memory.
+  std::vector<TargetLimit> on_targets;         ///< Limits on device-target metrics (keys with '@').
 
-  /// Reads a `budget:` mapping; ConfigError naming the key and value for unknown keys and non-positive limits.
-  static CostBudget from_config(const ConfigNode& section);
+  /// Reads a `budget:` mapping; keys with '@' limit the metrics of `targets` (for the float network or one of
+  /// `variants`). ConfigError naming the key and value for unknown keys and non-positive limits.
+  static CostBudget from_config(const ConfigNode& section, const std::vector<TargetProfile>& targets = {},
+                                const std::vector<std::string>& variants = {});
   /// True when no limit is set.
-  bool empty() const { return !params && !macs && !size_bytes && !peak_mem_bytes; }
-  /// Why `costs` exceed the budget ("macs 5123456 > budget 4000000"; every exceeded limit), or nullopt.
-  std::optional<std::string> violation(const CostMetrics& costs) const;
+  bool empty() const { return !params && !macs && !size_bytes && !peak_mem_bytes && on_targets.empty(); }
+  /// Why `costs` exceed the budget ("macs 5123456 > budget 4000000"; every exceeded limit), or nullopt. Target
+  /// limits read `price(target index, variant)`, which they need only when there are any.
+  std::optional<std::string> violation(
+      const CostMetrics& costs,
+      const std::function<TargetCosts(std::size_t target, const std::string& variant)>& price = {}) const;
 };
 
 /// Counts params, MACs, size and peak activation memory of `graph`. Activations, BatchNorm and dropout run in

@@ -9,6 +9,7 @@ extern "C" __attribute__((visibility("default"))) const nasforge::NnTable* nasfo
     a.version = nasforge::kEvaluatorNnApiVersion;
     a.make_train_objective = &nasforge::make_train_objective_nn;
     a.evaluate_bundle = &nasforge::evaluate_bundle_nn;
+    a.measure_latencies = &nasforge::measure_latencies_nn;
     return a;
   }();
   return &api;

@@ -11,10 +11,11 @@
 
 #include "core/error.h"
 #include "core/strings.h"
-#include "evaluators/compression/compressed_size.h"
+#include "evaluators/cost/compressed_size.h"
 #include "evaluators/compression/nn/compressed_net.h"
 #include "evaluators/compression/nn/step_apply.h"
 #include "evaluators/cost/cost_model.h"
+#include "evaluators/cost/target_costs.h"
 #include "evaluators/export/nn/model_bundle.h"
 #include "evaluators/nn/distill.h"
 #include "evaluators/nn/nn_api.h"
@@ -52,7 +53,16 @@ class TrainObjective : public Objective {
     // Costs need the sample shape; the data is loaded once and kept for the training that follows.
     std::shared_ptr<const TrainData> data = data_on(resolve_device(c_.device));
     try {
-      return c_.budget.violation(analyze_costs(arch_->build(arch_->genotype(params), data->shape, data->num_classes)));
+      const NetGraph graph = arch_->build(arch_->genotype(params), data->shape, data->num_classes);
+      // Each variant priced as its steps plan it, on the unpruned graph: an upper bound of what pruning ships.
+      auto price = [&](std::size_t target, const std::string& variant) {
+        DeployPlan plan;
+        for (const CompressionVariant& v : c_.compression.variants) {
+          if (v.name == variant) plan = v.plan(params);
+        }
+        return predict_costs(Deployment::of(graph, plan.weight_bits, plan.clusters), c_.targets[target]);
+      };
+      return c_.budget.violation(analyze_costs(graph), price);
     } catch (const InvalidArchitecture&) {
       return std::nullopt;  // not a budget matter: the trial fails with this reason when evaluated
     }
@@ -122,6 +132,8 @@ class TrainObjective : public Objective {
     }
 
     Json metrics = costs.to_json();
+    Json deployment = Json::object();
+    store_target_costs(trial, Deployment::of(graph), "", metrics, deployment);
     metrics["val_accuracy"] = r.best.val_accuracy;
     metrics["val_loss"] = r.best.val_loss;
     metrics["train_loss"] = r.best.train_loss;
@@ -164,18 +176,40 @@ class TrainObjective : public Objective {
     finetune_hooks.loss = hooks.loss;
     for (std::size_t v = 0; v < c_.compression.variants.size(); ++v) {
       const StepContext ctx{*data, h, c_.eval_batch_size, data_seed(trial.seed()) + v + 1, finetune_hooks};
-      compress(trial, net, c_.compression.variants[v], ctx, metrics);
+      compress(trial, net, c_.compression.variants[v], ctx, metrics, deployment);
     }
+
+    // Everything a device's cost model needs, so that `best --target` prices targets the study never named.
+    trial.set_user_attr("deployment", deployment);
 
     std::vector<double> values;
     for (const auto& name : c_.objectives) {
       if (name == "peak_mem_bytes") {
         values.push_back(static_cast<double>(costs.peak_activation_bytes));
       } else {
-        values.push_back(metrics.at(name).get<double>());
+        const Json& v = metrics.at(name);
+        values.push_back(v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>());
       }
     }
     return values;
+  }
+
+  // latency_ms<suffix>@T, flash_bytes<suffix>@T, sram_bytes<suffix>@T and fits<suffix>@T of `d` on every target, as
+  // metrics and user attributes; `d` itself goes into `deployment` under `variant` ("" = the float network), its
+  // graph only when it differs from the float network's (channel pruning).
+  void store_target_costs(TrialContext& trial, const Deployment& d, const std::string& variant, Json& metrics,
+                          Json& deployment) {
+    const bool own_graph = variant.empty() || !deployment.contains("") ||
+                           d.graph.to_json() != deployment[""]["graph"];
+    deployment[variant] = d.to_json(own_graph);
+    for (const TargetProfile& t : c_.targets) {
+      const TargetCosts costs = predict_costs(d, t);
+      for (TargetMetric m : target_metrics()) {
+        const std::string key = target_metric_name(m, variant, t.name);
+        metrics[key] = m == TargetMetric::kFits ? Json(costs.fits) : Json(target_metric_value(m, costs));
+        trial.set_user_attr(key, metrics[key]);
+      }
+    }
   }
 
   // The teacher named by distill:, when distillation is on for this trial; records what was used.
@@ -193,7 +227,7 @@ class TrainObjective : public Objective {
 
   // Applies one variant's steps to a copy of the trained network and stores its metrics as <metric>_<variant>.
   void compress(TrialContext& trial, GraphNet& trained, const CompressionVariant& v, const StepContext& ctx,
-                Json& metrics) {
+                Json& metrics, Json& deployment) {
     if (trial.stop_requested()) throw Interrupted("trial " + std::to_string(trial.number()) + " interrupted");
     const auto started = std::chrono::steady_clock::now();
     trial.progress("compressing " + v.name);
@@ -224,6 +258,10 @@ class TrainObjective : public Objective {
       metrics[key + "_" + v.name] = value;
       trial.set_user_attr(key + "_" + v.name, value);
     }
+    // Integer weights run on integer kernels; float weights of 16 bits or fewer ship as fp16.
+    const int bits = c.weight_float ? (c.weight_bits < 32 ? 16 : 32) : std::min(c.weight_bits, 8);
+    store_target_costs(trial, Deployment{c.graph, data_type_for_bits(bits), c.storage(), c.extra_float_params()}, v.name,
+                       metrics, deployment);
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.1f", m["compress_time_s"].get<double>());
     trial.progress(v.name + ": val_accuracy " + format_double(e.accuracy) + ", " +

@@ -1,6 +1,9 @@
 #include "evaluators/nn/trainer.h"
 
+#include "evaluators/nn/nn_api.h"
+
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -9,7 +12,9 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <unistd.h>
 
+#include "core/blas_check.h"
 #include "core/error.h"
 #include "core/strings.h"
 
@@ -312,8 +317,20 @@ TrainResult train_network(GraphNet& net, const TrainData& data, const TrainHyper
   return result;
 }
 
+namespace {
+
+// The median of timed runs: robust to the odd pass that a context switch stretches.
+double median_of(std::vector<double> ms) {
+  std::sort(ms.begin(), ms.end());
+  const std::size_t k = ms.size();
+  return k % 2 == 1 ? ms[k / 2] : 0.5 * (ms[k / 2 - 1] + ms[k / 2]);
+}
+
+}  // namespace
+
 double measure_latency_ms(GraphNet& net, const Shape& shape, torch::Device device, int runs, int warmup) {
   if (runs <= 0) return 0;
+  if (!device.is_cuda()) warn_if_reference_blas("latency measurement");
   net->eval();
   torch::NoGradGuard no_grad;
   torch::Tensor x = torch::zeros({1, shape.c, shape.h, shape.w}, torch::TensorOptions().device(device));
@@ -329,9 +346,46 @@ double measure_latency_ms(GraphNet& net, const Shape& shape, torch::Device devic
     sync();
     ms.push_back(seconds_since(t0) * 1e3);
   }
-  std::sort(ms.begin(), ms.end());
-  const std::size_t k = ms.size();
-  return k % 2 == 1 ? ms[k / 2] : 0.5 * (ms[k / 2 - 1] + ms[k / 2]);
+  return median_of(std::move(ms));
+}
+
+std::vector<double> measure_latencies_nn(const std::vector<NetGraph>& graphs, int runs, int warmup, int threads,
+                                         bool progress) {
+  if (threads > 0) torch::set_num_threads(threads);
+  warn_if_reference_blas("latency measurement");
+  torch::NoGradGuard no_grad;
+  std::vector<GraphNet> nets;
+  std::vector<torch::Tensor> inputs;
+  for (std::size_t i = 0; i < graphs.size(); ++i) {
+    seed_torch(i);
+    nets.emplace_back(graphs[i]);
+    nets.back()->eval();
+    const Shape& s = graphs[i].input_shape();
+    inputs.push_back(torch::zeros({1, s.c, s.h, s.w}));
+    for (int w = 0; w < warmup; ++w) nets.back()->forward(inputs.back());
+  }
+  // Round-robin: each round times every network once, so a slow spell of a shared machine (seconds long, as on a
+  // VM) lands on all networks alike instead of on the few measured during it, which would wreck their ranking.
+  // Each timed pass follows an untimed one of the same network, so every network is timed with warm caches.
+  std::vector<std::vector<double>> ms(graphs.size());
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  for (int r = 0; r < runs; ++r) {
+    for (std::size_t i = 0; i < nets.size(); ++i) {
+      nets[i]->forward(inputs[i]);
+      auto t0 = SteadyClock::now();
+      nets[i]->forward(inputs[i]);
+      ms[i].push_back(seconds_since(t0) * 1e3);
+    }
+    // On a terminal one line counts up; in a log, one line per tenth of the rounds.
+    if (progress && (tty || (r + 1) % std::max(1, runs / 10) == 0 || r + 1 == runs)) {
+      std::fprintf(stderr, "%sprofile: round %d/%d of %zu networks%s", tty ? "\r" : "", r + 1, runs, nets.size(),
+                   tty ? "" : "\n");
+    }
+  }
+  if (progress && tty) std::fprintf(stderr, "\n");
+  std::vector<double> out;
+  for (std::vector<double>& m : ms) out.push_back(median_of(std::move(m)));
+  return out;
 }
 
 torch::Device resolve_device(const std::string& name) {

@@ -7,7 +7,7 @@
 
 #include <torch/torch.h>
 
-#include "evaluators/compression/compressed_size.h"
+#include "evaluators/cost/compressed_size.h"
 #include "evaluators/nn/trainer.h"
 #include "spaces/nn/graph_module.h"
 

@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "evaluators/compression/cluster_step.h"
-#include "evaluators/compression/compressed_size.h"
+#include "evaluators/cost/compressed_size.h"
 #include "evaluators/compression/prune_step.h"
 #include "evaluators/compression/quantize_step.h"
 #include "evaluators/fake_trial.h"

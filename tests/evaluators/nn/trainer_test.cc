@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "evaluators/cost/cost_model.h"
+#include "evaluators/nn/nn_api.h"
 #include "spaces/architecture.h"
 #include "testing.h"
 
@@ -158,6 +159,39 @@ TEST_F(TrainerTest, ParameterCountMatchesTheCostModel) {
                         Shape{3, 8, 8}, 10);
   GraphNet cell_net(cell);
   EXPECT_EQ(parameter_count(cell_net), analyze_costs(cell).params);
+}
+
+TEST_F(TrainerTest, ReferenceCellComputesEveryEdgeAndZeroesNone) {
+  // edges: all builds the dead-end conv on edge_2_1 and `none` as x * 0; the module trains what the graph says.
+  NetGraph cell = build("type: cell\nchannels: 4\ncells_per_stage: 1\nstages: 2\nedges: all\n",
+                        "|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|+|skip_connect~0|avg_pool_3x3~1|none~2|",
+                        Shape{3, 8, 8}, 10);
+  GraphNet net(cell);
+  EXPECT_EQ(parameter_count(net), analyze_costs(cell).params);
+  NetGraph zero(Shape{2, 3, 3}, 2);
+  zero.set_output(zero.activation(0, Activation::kZero, "none"));
+  GraphNet zero_net(zero);
+  torch::Tensor x = torch::randn({1, 2, 3, 3}) + 5;
+  torch::Tensor y = zero_net->forward(x);
+  EXPECT_EQ(y.numel(), x.numel());  // the network output comes out flattened
+  EXPECT_EQ(y.abs().sum().item<float>(), 0.0f);
+  EXPECT_GT(x.abs().sum().item<float>(), 0.0f);  // a standalone activation never writes into its input
+}
+
+TEST_F(TrainerTest, RoundRobinLatenciesOnePerNetworkLargerNetworkSlower) {
+  auto net = [](std::int64_t width) {
+    NetGraph g(Shape{3, 32, 32}, 10);
+    int x = g.conv(0, width, 3, 1, 1, true, Activation::kReLU, "c1");
+    x = g.conv(x, width, 3, 1, 1, true, Activation::kReLU, "c2");
+    x = g.global_avg_pool(x, "pool");
+    g.set_output(g.linear(x, 10, true, Activation::kNone, "fc"));
+    return g;
+  };
+  std::vector<double> ms = measure_latencies_nn({net(4), net(128)}, 15, 2, 1, false);
+  ASSERT_EQ(ms.size(), 2u);
+  EXPECT_GT(ms[0], 0);
+  // 1000x the MACs: no scheduling noise turns that ranking around.
+  EXPECT_GT(ms[1], ms[0]);
 }
 
 TEST_F(TrainerTest, LatencyIsPositive) {

@@ -1,4 +1,4 @@
-#include "evaluators/compression/compressed_size.h"
+#include "evaluators/cost/compressed_size.h"
 
 #include <algorithm>
 

@@ -94,6 +94,27 @@ std::string attr_text(const Json& j) { return j.is_string() ? j.get<std::string>
 
 }  // namespace
 
+void write_rows(std::ostream& out, const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows, OutputFormat format) {
+  if (format == OutputFormat::kTable) return write_table(out, header, rows);
+  if (format == OutputFormat::kCsv) return write_csv(out, header, rows);
+  Json arr = Json::array();
+  for (const auto& r : rows) {
+    Json o = Json::object();
+    for (std::size_t i = 0; i < header.size() && i < r.size(); ++i) {
+      if (r[i] == "true" || r[i] == "false") {
+        o[header[i]] = r[i] == "true";
+      } else if (std::optional<double> v = parse_double(r[i]); v && std::isfinite(*v)) {
+        o[header[i]] = *v;
+      } else {
+        o[header[i]] = r[i];
+      }
+    }
+    arr.push_back(o);
+  }
+  out << arr.dump(2) << "\n";
+}
+
 void write_trials(std::ostream& out, const std::vector<FrozenTrial>& trials,
                   const std::vector<StudyDirection>& directions, OutputFormat format, const TableColumns& columns) {
   if (format == OutputFormat::kJson) {

@@ -31,6 +31,11 @@ void write_trials(std::ostream& out, const std::vector<FrozenTrial>& trials,
 void write_studies(std::ostream& out, const std::vector<StudyInfo>& studies, const std::vector<TrialCounts>& counts,
                    const std::vector<std::vector<FrozenTrial>>& bests, OutputFormat format);
 
+/// Writes a table of text cells in `format`: aligned columns under a rule, CSV (quoted where needed), or a JSON
+/// array of objects whose cells are numbers, booleans or strings as their text reads.
+void write_rows(std::ostream& out, const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows, OutputFormat format);
+
 /// "0.397887" or "[0.1, 0.2]" for a trial's values; "-" when it has none. `brief` rounds to 6 significant
 /// digits for progress lines; otherwise values round-trip exactly.
 std::string format_values(const std::vector<double>& values, bool brief = false);

@@ -15,6 +15,7 @@
 #include "search/cli/file_commands.h"
 #include "search/cli/listing_commands.h"
 #include "search/cli/run_commands.h"
+#include "search/cli/target_commands.h"
 #include "storage/storage.h"
 
 namespace nasforge {
@@ -150,17 +151,31 @@ int run_cli(int argc, char** argv) {
                                           "objectives");
   add_storage(best, a, true);
   best->add_option("--study", a.study, "study name")->required();
-  best->add_option("--top", top, "how many (single objective, or with --sort)")
+  CLI::Option* top_option = best->add_option("--top", top, "how many (single objective, or with --sort; with "
+                                                           "--target default 10)")
       ->check(at_least(1, "how many trials to show"));
   best->add_option("--where", where,
                    "keep trials where KEY OP VALUE holds; repeatable; KEY is value, a parameter or a metric "
                    "(macs, params, size_bytes, peak_mem_bytes, latency_ms, val_accuracy, ...), OP one of "
                    "< <= > >= == !=, e.g. --where \"macs<5e6\" --where \"latency_ms<2\"");
   best->add_option("--sort", sort_key, "order by KEY[:asc|:desc] instead of the objective, e.g. latency_ms");
+  BestTargetArgs bt;
+  best->add_option("--target", bt.target,
+                   "rank (trial, compression variant) pairs by accuracy on this device (a shipped profile name or a "
+                   "file), costs predicted from each trial's stored network; prints the accuracy-latency front");
+  best->add_option("--max-latency-ms", bt.max_latency_ms, "with --target: most predicted latency")
+      ->check(CLI::PositiveNumber);
+  best->add_option("--max-flash-kb", bt.max_flash_kb, "with --target: most flash (KB)")->check(CLI::PositiveNumber);
+  best->add_option("--max-sram-kb", bt.max_sram_kb, "with --target: most SRAM (KB)")->check(CLI::PositiveNumber);
+  best->add_option("--variant", bt.variant, "with --target: only this compression variant (fp32 = the float network) "
+                                            "or any (default)");
   add_format(best, a);
   best->footer(examples({"nasforge best --storage sqlite:///quickstart.db --study quickstart --top 5",
                          "nasforge best --storage sqlite:///quickstart.db --study quickstart --where \"macs<2e6\" "
-                         "--sort latency_ms"}));
+                         "--sort latency_ms",
+                         "nasforge best --storage sqlite:///mcu.db --study mcu --target stm32f746 --variant int8",
+                         "nasforge best --storage sqlite:///quickstart.db --study quickstart --target raspberry-pi-4 "
+                         "--max-latency-ms 5"}));
 
   std::string out_dir;
   bool evaluate_after = false;
@@ -240,6 +255,72 @@ int run_cli(int argc, char** argv) {
   tell->footer(examples({"nasforge tell --storage sqlite:///study.db --study study --trial 0 --values 0.93",
                          "nasforge tell --storage sqlite:///study.db --study study --trial 1 --state fail --reason OOM"}));
 
+  TargetArgs ta;
+  auto add_networks = [&ta](CLI::App* cmd) {
+    cmd->add_option("--study-file", ta.study_file, "study file whose architecture space the networks come from")
+        ->required()
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--input", ta.input, "sample shape CxHxW (default: the study's train dataset), e.g. 3x32x32");
+    cmd->add_option("--classes", ta.classes, "classes of the head (default: the study's train dataset)")
+        ->check(CLI::Range(1, 1000000));
+  };
+  auto* targets = app.add_subcommand("targets", "list the device profiles shipped with nasforge (configs/targets/)");
+  add_format(targets, a);
+  targets->footer("A profile is the device as the latency and memory models see it: MAC rates per data type, memory "
+                  "bandwidth, per-kernel overheads, SRAM/flash limits and the runtime assumed (docs/targets.md).\n" +
+                  examples({"nasforge targets", "nasforge targets --format json"}));
+
+  auto* target = app.add_subcommand("target", "predict costs on a device profile, or calibrate one to measurements");
+  target->require_subcommand(1);
+  auto* predict = target->add_subcommand(
+      "predict", "one row per genotype: predicted batch-1 latency (fp32 and int8), flash, SRAM and whether it fits");
+  predict->add_option("--target", ta.target, "a shipped profile name (nasforge targets) or a profile file")->required();
+  add_networks(predict);
+  predict->add_option("--genotypes", ta.genotypes, "file with one genotype per line, or - for stdin "
+                                                   "(default: --random networks of the space)");
+  predict->add_option("--random", ta.random, "random networks when no --genotypes (default 10)")
+      ->check(CLI::Range(1, 100000));
+  predict->add_option("--seed", ta.seed, "seed of the random networks (default 0)");
+  add_format(predict, a);
+  predict->footer(examples({"nasforge target predict --target raspberry-pi-4 --study-file configs/quickstart.yaml",
+                            "nasforge target predict --target stm32f746 --study-file configs/mcu_fashion_mnist.yaml "
+                            "--random 20 --format csv",
+                            "nasforge target predict --target pixel-3 --study-file configs/nb201_cells.yaml "
+                            "--input 3x32x32 --classes 10 --genotypes archs.txt"}));
+  auto* calibrate_cmd = target->add_subcommand(
+      "calibrate", "fit a profile's coefficients to latencies measured by any means (a phone's benchmark tool, a "
+                   "vendor profiler) and write it; prints leave-one-out Spearman and error");
+  calibrate_cmd->add_option("--target", ta.target, "the profile to start from (shipped name or file)")->required();
+  add_networks(calibrate_cmd);
+  calibrate_cmd->add_option("--measured", ta.measured,
+                            "CSV with columns genotype,latency_ms (and optionally latency_ms_int8), genotypes of the "
+                            "study's architecture space")
+      ->required()
+      ->check(CLI::ExistingFile);
+  calibrate_cmd->add_option("--out", ta.out, "the calibrated profile to write (YAML)")->required();
+  calibrate_cmd->add_option("--name", ta.name, "its target name (default: the --out file name without .yaml)");
+  calibrate_cmd->add_flag("--force", ta.force, "overwrite --out");
+  calibrate_cmd->footer(examples({"nasforge target calibrate --target pixel-3 --study-file configs/nb201_cells.yaml "
+                                  "--input 3x32x32 --classes 10 --measured phone.csv --out my-phone.yaml"}));
+
+  auto* profile = app.add_subcommand(
+      "profile", "time random networks of a study's architecture space on this machine (libtorch eager, batch 1) and "
+                 "write a fitted profile with its quality on networks it was not fitted on (run it on the device)");
+  profile->add_option("--out", ta.out, "the profile to write (YAML)")->required();
+  add_networks(profile);
+  profile->add_option("--target", ta.target, "profile to start from (default generic)");
+  profile->add_option("--networks", ta.networks, "random networks to time: half fit, half check (default 60)")
+      ->check(CLI::Range(10, 100000));
+  profile->add_option("--threads", ta.threads, "torch threads (default 1)")->check(CLI::Range(1, 1024));
+  profile->add_option("--runs", ta.runs, "timed passes per network; the median counts (default 20)")
+      ->check(CLI::Range(1, 100000));
+  profile->add_option("--seed", ta.seed, "seed of the random networks (default 0)");
+  profile->add_option("--name", ta.name, "target name (default: the --out file name without .yaml)");
+  profile->add_flag("--force", ta.force, "overwrite --out");
+  profile->add_flag("--quiet,-q", a.quiet, "no progress output");
+  profile->footer(examples({"nasforge profile --study-file configs/quickstart.yaml --out my-device.yaml",
+                            "nasforge profile --study-file study.yaml --networks 100 --threads 4 --out pi4.yaml"}));
+
   auto* help = app.add_subcommand("help", "show the help of a command (nasforge help run)");
   std::string help_topic;
   help->add_option("COMMAND", help_topic, "command");
@@ -295,7 +376,13 @@ int run_cli(int argc, char** argv) {
   if (*validate) return cmd_validate(file);
   if (*studies) return cmd_studies(a);
   if (*trials) return cmd_trials(a, states);
-  if (*best) return cmd_best(a, top, where, sort_key);
+  if (*best) {
+    if (!bt.target.empty()) return cmd_best_target(a, bt, top_option->count() > 0 ? top : 10, where);
+    if (bt.max_latency_ms || bt.max_flash_kb || bt.max_sram_kb || bt.variant != "any") {
+      throw UsageError("--max-latency-ms, --max-flash-kb, --max-sram-kb and --variant need --target");
+    }
+    return cmd_best(a, top, where, sort_key);
+  }
   if (*del) return cmd_delete(a, yes);
   if (*rename) return cmd_rename(a, new_name);
   if (*exp) return cmd_export(a, trial_number, out_dir, evaluate_after, force);
@@ -303,6 +390,10 @@ int run_cli(int argc, char** argv) {
   if (*copy_cmd) return cmd_copy(copy_from, copy_to, a.study, new_name);
   if (*ask) return cmd_ask(a, force);
   if (*tell) return cmd_tell(a, trial_number, values, state_name, reason);
+  if (*targets) return cmd_targets(a);
+  if (*predict) return cmd_target_predict(a, ta);
+  if (*calibrate_cmd) return cmd_target_calibrate(a, ta);
+  if (*profile) return cmd_profile(a, ta);
   return 0;
 }
 

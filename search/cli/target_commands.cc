@@ -1,0 +1,465 @@
+#include "search/cli/target_commands.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <sys/utsname.h>
+
+#include "core/blas_check.h"
+#include "core/error.h"
+#include "core/strings.h"
+#include "evaluators/cost/calibration.h"
+#include "evaluators/cost/cost_model.h"
+#include "evaluators/cost/target_costs.h"
+#include "evaluators/data/csv_table.h"
+#include "evaluators/data/dataset.h"
+#include "evaluators/nn_api.h"
+#include "search/cli/study_loader.h"
+#include "search/report.h"
+#include "search/study_config.h"
+#include "search/trial_filter.h"
+#include "spaces/architecture.h"
+#include "strategies/random_sampler.h"
+
+namespace nasforge {
+
+namespace {
+
+// The networks of a study file: its architecture space and the sample shape and classes they are built for.
+struct Networks {
+  StudyConfig config;
+  std::shared_ptr<const ArchitectureSpace> arch;
+  Shape input;
+  int classes = 0;
+};
+
+Shape parse_shape(const std::string& text) {
+  std::vector<std::int64_t> dims;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, 'x')) {
+    std::optional<long long> v = parse_int(trim(part));
+    if (!v || *v < 1 || *v > (1 << 20)) {
+      dims.clear();
+      break;
+    }
+    dims.push_back(*v);
+  }
+  if (dims.size() != 3) {
+    throw UsageError("--input: expected CxHxW with sizes in [1, 1048576], e.g. 3x32x32, got '" + text + "'");
+  }
+  return Shape{dims[0], dims[1], dims[2]};
+}
+
+Networks load_networks(const TargetArgs& t) {
+  if (t.study_file.empty()) throw UsageError("--study-file is required: the study whose architecture space to use");
+  Networks n{load_study_config(t.study_file), nullptr, {}, 0};
+  n.arch = n.config.space.architecture();
+  if (!n.arch) {
+    throw UsageError("study file " + t.study_file + " has no architecture: section, so it describes no networks");
+  }
+  if (!t.input.empty()) n.input = parse_shape(t.input);
+  if (t.classes) n.classes = *t.classes;
+  if (t.input.empty() || !t.classes) {
+    // The train objective's dataset says what the networks see; read it only when the flags do not.
+    ConfigNode dataset = n.config.root.get("objective").get("dataset");
+    if (!dataset.defined()) {
+      throw UsageError("study file " + t.study_file +
+                       " trains no network (no objective.dataset), so give the sample shape and classes: "
+                       "--input CxHxW --classes N (e.g. --input 3x32x32 --classes 10 for NAS-Bench-201)");
+    }
+    DatasetSplits data = load_dataset(DatasetOptions::from_config(dataset, n.config.base_dir));
+    if (t.input.empty()) n.input = data.train.sample_shape;
+    if (!t.classes) n.classes = data.train.num_classes;
+  }
+  if (n.classes < 1) throw UsageError("--classes must be >= 1, got " + std::to_string(n.classes));
+  return n;
+}
+
+std::vector<std::string> random_genotypes(const Networks& n, int count, std::uint64_t seed) {
+  RandomSampler sampler(seed);
+  std::vector<FrozenTrial> none;
+  std::vector<StudyDirection> directions = n.config.directions;
+  std::vector<std::string> out;
+  for (int tries = 0; static_cast<int>(out.size()) < count && tries < 100 * count + 100; ++tries) {
+    SampleContext ctx{n.config.space, none, directions, {}, [](const std::string&) { return true; }, {}};
+    try {
+      std::string g = n.arch->genotype(sampler.sample(ctx));
+      n.arch->build(g, n.input, n.classes);
+      if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
+    } catch (const InvalidArchitecture&) {
+      // e.g. a disconnected cell: not a network; draw again
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> read_genotype_lines(const std::string& path) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path);
+    if (!file) throw NotFoundError("--genotypes: cannot open '" + path + "'");
+    in = &file;
+  }
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(*in, line)) {
+    line = trim(line);
+    if (!line.empty() && line[0] != '#') out.push_back(line);
+  }
+  return out;
+}
+
+// Plain table, CSV or JSON objects from rows of cells; numbers stay numbers in JSON.
+// The shared listing writer, on stdout.
+void write_rows(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                const std::string& format) {
+  write_rows(std::cout, header, rows, parse_format(format));
+}
+
+std::string ms_text(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, ms < 10 ? "%.3f" : "%.2f", ms);
+  return buf;
+}
+
+std::string limit_text(const std::optional<std::int64_t>& bytes) {
+  return bytes ? std::to_string(*bytes / 1024) + " KB" : "-";
+}
+
+void check_out(const TargetArgs& t) {
+  if (t.out.empty()) throw UsageError("--out is required: the profile file to write");
+  if (std::filesystem::exists(t.out) && !t.force) {
+    throw UsageError("--out " + t.out + " exists; pass --force to overwrite it");
+  }
+}
+
+std::string profile_name(const TargetArgs& t) {
+  std::string name = t.name.empty() ? std::filesystem::path(t.out).stem().string() : t.name;
+  return name;
+}
+
+// Writes through a temporary file and a rename, so an interrupted write never leaves half a profile.
+void write_profile(const TargetProfile& p, const std::string& path, const std::vector<std::string>& header) {
+  const std::string text = p.to_yaml(header);
+  TargetProfile::from_config(ConfigNode::parse_string(text, path));  // what we write must read back
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) throw StorageError("cannot write " + tmp);
+    f << text;
+    f.flush();
+    if (!f) throw StorageError("could not write all of " + tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw StorageError("cannot rename " + tmp + " to " + path + ": " + ec.message());
+}
+
+// "x86_64, 2 CPUs: Intel(R) Xeon(R) Processor": what `nasforge profile` measured, for the profile's device line.
+std::string host_description() {
+  utsname u{};
+  std::string machine = uname(&u) == 0 ? u.machine : "unknown machine";
+  std::string model;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; model.empty() && std::getline(cpuinfo, line);) {
+    // x86 names the CPU in "model name"; arm64 kernels often only give "Model" (the board) or nothing.
+    for (const char* key : {"model name", "Model"}) {
+      if (line.rfind(key, 0) == 0 && line.find(':') != std::string::npos) model = trim(line.substr(line.find(':') + 1));
+    }
+  }
+  const unsigned cpus = std::thread::hardware_concurrency();
+  return machine + ", " + std::to_string(cpus) + " CPUs" + (model.empty() ? "" : ": " + model);
+}
+
+LatencySample sample_of(const NetGraph& g, DataType dtype, double ms, const TargetProfile& base) {
+  return LatencySample{detect_kernels(g, base.fuse), dtype, ms};
+}
+
+void print_quality(const std::string& what, double rho, double mdape, std::size_t n) {
+  std::printf("%s over %zu networks: Spearman %.3f, median absolute error %.1f%%\n", what.c_str(), n, rho,
+              100 * mdape);
+}
+
+// One way to ship one trial: its float network or a compression variant, priced on the target.
+struct Candidate {
+  int trial = 0;
+  std::string variant;  // "fp32" for the float network
+  double accuracy = 0;
+  TargetCosts costs;
+  std::string genotype;
+  double excess = 0;     // sum of relative overshoots over the limits (0 = feasible)
+  std::string misses;    // what is over, for the nearest miss
+};
+
+void add_limit(Candidate& c, const char* what, double value, const std::optional<double>& limit, const char* unit) {
+  if (!limit || value <= *limit) return;
+  c.excess += value / *limit - 1;
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%s %.4g %s > %.4g (by %.3g)", what, value, unit, *limit, value - *limit);
+  c.misses += (c.misses.empty() ? "" : ", ") + std::string(buf);
+}
+
+}  // namespace
+
+int cmd_best_target(const CommonArgs& args, const BestTargetArgs& b, int top, const std::vector<std::string>& where) {
+  if (args.study.empty()) throw UsageError("--study NAME is required");
+  const TargetProfile target = load_target(b.target);
+  std::vector<TrialFilter> filters;
+  for (const auto& w : where) filters.push_back(TrialFilter::parse(w));
+  auto storage = open_storage_arg(args.storage, /*must_exist=*/true, StorageAccess::kReadOnly);
+  Study study = Study::load(storage, args.study);
+  const std::vector<FrozenTrial> trials = filter_trials(study.trials({TrialState::kComplete}), filters);
+  std::vector<Candidate> all;
+  std::size_t without = 0;
+  std::vector<std::string> variants_seen;
+  for (const FrozenTrial& t : trials) {
+    auto dep = t.user_attrs.find("deployment");
+    if (dep == t.user_attrs.end() || !dep->second.is_object() || !dep->second.contains("")) {
+      ++without;
+      continue;
+    }
+    const Deployment fp32 = Deployment::from_json(dep->second[""]);
+    for (const auto& [variant, json] : dep->second.items()) {
+      const std::string name = variant.empty() ? "fp32" : variant;
+      if (std::find(variants_seen.begin(), variants_seen.end(), name) == variants_seen.end()) {
+        variants_seen.push_back(name);
+      }
+      if (b.variant != "any" && b.variant != name) continue;
+      Candidate c;
+      c.trial = t.number;
+      c.variant = name;
+      auto acc = t.user_attrs.find(variant.empty() ? "val_accuracy" : "val_accuracy_" + variant);
+      if (acc == t.user_attrs.end() || !acc->second.is_number()) continue;
+      c.accuracy = acc->second.get<double>();
+      c.costs = predict_costs(variant.empty() ? fp32 : Deployment::from_json(json, &fp32.graph), target);
+      auto g = t.user_attrs.find("genotype");
+      if (g != t.user_attrs.end() && g->second.is_string()) c.genotype = g->second.get<std::string>();
+      if (!c.costs.fits) {
+        c.excess += 1;  // over the device's own memory: a miss whatever the flags say
+        c.misses = c.costs.misses;
+      }
+      add_limit(c, "latency", c.costs.latency_ms, b.max_latency_ms, "ms");
+      add_limit(c, "flash", static_cast<double>(c.costs.flash_bytes) / 1024, b.max_flash_kb, "KB");
+      add_limit(c, "sram", static_cast<double>(c.costs.sram_bytes) / 1024, b.max_sram_kb, "KB");
+      all.push_back(std::move(c));
+    }
+  }
+  if (b.variant != "any" && std::find(variants_seen.begin(), variants_seen.end(), b.variant) == variants_seen.end() &&
+      !variants_seen.empty()) {
+    throw UsageError("--variant " + b.variant + ": no trial has it; the study's variants are " + join(variants_seen, ", ") +
+                     " (or any)");
+  }
+  if (all.empty()) {
+    std::cout << "No completed trial of study '" << args.study << "' has a stored deployment"
+              << (without ? " (" + std::to_string(without) + " trained before nasforge stored them)" : "") << ".\n";
+    return 0;
+  }
+  std::vector<Candidate> feasible;
+  for (const Candidate& c : all) {
+    if (c.excess == 0) feasible.push_back(c);
+  }
+  std::stable_sort(feasible.begin(), feasible.end(),
+                   [](const Candidate& x, const Candidate& y) { return x.accuracy > y.accuracy; });
+  const std::vector<std::string> header = {"trial", "variant", "val_accuracy", "latency_ms", "flash_kb", "sram_kb",
+                                           "fits", "genotype"};
+  auto row = [](const Candidate& c) {
+    char kb[2][32];
+    std::snprintf(kb[0], sizeof kb[0], "%.1f", static_cast<double>(c.costs.flash_bytes) / 1024);
+    std::snprintf(kb[1], sizeof kb[1], "%.1f", static_cast<double>(c.costs.sram_bytes) / 1024);
+    return std::vector<std::string>{std::to_string(c.trial), c.variant, format_double(std::round(c.accuracy * 1e4) / 1e4),
+                                    ms_text(c.costs.latency_ms), kb[0], kb[1], c.costs.fits ? "true" : "false",
+                                    c.genotype};
+  };
+  const bool table = args.format == "table";
+  if (feasible.empty()) {
+    const Candidate& near = *std::min_element(all.begin(), all.end(), [](const Candidate& x, const Candidate& y) {
+      return x.excess < y.excess;
+    });
+    if (!table) {
+      write_rows(header, {}, args.format);
+      return 0;
+    }
+    std::cout << "Nothing of study '" << args.study << "' (" << all.size() << " trial/variant pairs) fits " << target.name
+              << " under the given limits.\nNearest miss: trial " << near.trial << " " << near.variant << ": "
+              << near.misses << ".\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (std::size_t i = 0; i < feasible.size() && static_cast<int>(i) < top; ++i) rows.push_back(row(feasible[i]));
+  if (!table) {
+    write_rows(header, rows, args.format);
+    return 0;
+  }
+  std::cout << "Best of study '" << args.study << "' on " << target.name << " (" << target.device << "; "
+            << target.runtime << "), " << feasible.size() << " of " << all.size() << " trial/variant pairs feasible:\n";
+  write_rows(header, rows, "table");
+  // The accuracy-vs-latency trade-off: feasible pairs no other pair beats on both.
+  std::vector<Candidate> front;
+  std::vector<Candidate> by_latency = feasible;
+  std::stable_sort(by_latency.begin(), by_latency.end(), [](const Candidate& x, const Candidate& y) {
+    return x.costs.latency_ms < y.costs.latency_ms || (x.costs.latency_ms == y.costs.latency_ms && x.accuracy > y.accuracy);
+  });
+  for (const Candidate& c : by_latency) {
+    if (front.empty() || c.accuracy > front.back().accuracy) front.push_back(c);
+  }
+  std::cout << "\nPareto front on " << target.name << " (val_accuracy vs predicted latency_ms):\n";
+  rows.clear();
+  for (const Candidate& c : front) rows.push_back(row(c));
+  write_rows(header, rows, "table");
+  if (without) std::cout << "(" << without << " trial(s) without a stored deployment were skipped)\n";
+  return 0;
+}
+
+int cmd_targets(const CommonArgs& args) {
+  std::vector<std::vector<std::string>> rows;
+  for (const std::string& name : builtin_target_names()) {
+    TargetProfile p = load_target(name);
+    rows.push_back({p.name, p.device, p.runtime, format_double(p.fp32_gmacs), format_double(p.int8_gmacs),
+                    limit_text(p.sram_bytes), limit_text(p.flash_bytes), p.fit ? "yes" : "no"});
+  }
+  write_rows({"name", "device", "runtime", "fp32_gmacs", "int8_gmacs", "sram", "flash", "fitted"}, rows, args.format);
+  return 0;
+}
+
+int cmd_target_predict(const CommonArgs& args, const TargetArgs& t) {
+  const TargetProfile target = load_target(t.target);
+  const Networks n = load_networks(t);
+  const std::vector<std::string> genotypes =
+      t.genotypes.empty() ? random_genotypes(n, t.random, t.seed) : read_genotype_lines(t.genotypes);
+  std::vector<std::vector<std::string>> rows;
+  for (const std::string& g : genotypes) {
+    NetGraph graph{Shape{1, 1, 1}, 1};
+    try {
+      graph = n.arch->build(g, n.input, n.classes);
+    } catch (const Error& e) {
+      throw DataError("genotype '" + g + "' is not a network of " + t.study_file + "'s architecture space: " + e.what());
+    }
+    const TargetCosts fp32 = predict_costs(Deployment::of(graph), target);
+    const TargetCosts int8 = predict_costs(Deployment::of(graph, 8), target);
+    const CostMetrics size = analyze_costs(graph);
+    rows.push_back({g, ms_text(fp32.latency_ms), ms_text(int8.latency_ms), std::to_string(fp32.flash_bytes),
+                    std::to_string(fp32.sram_bytes), fp32.fits ? "true" : "false", std::to_string(int8.flash_bytes),
+                    std::to_string(int8.sram_bytes), int8.fits ? "true" : "false", std::to_string(size.macs),
+                    std::to_string(size.params)});
+  }
+  write_rows({"genotype", "latency_ms", "latency_ms_int8", "flash_bytes", "sram_bytes", "fits", "flash_bytes_int8",
+              "sram_bytes_int8", "fits_int8", "macs", "params"},
+             rows, args.format);
+  return 0;
+}
+
+int cmd_target_calibrate(const CommonArgs& args, const TargetArgs& t) {
+  (void)args;
+  check_out(t);
+  const TargetProfile base = load_target(t.target);
+  const Networks n = load_networks(t);
+  if (t.measured.empty()) throw UsageError("--measured is required: a CSV with columns genotype,latency_ms");
+  const CsvTable csv = CsvTable::read(t.measured);
+  const std::optional<std::size_t> gcol = csv.column("genotype"), lcol = csv.column("latency_ms");
+  if (!gcol || !lcol) {
+    throw DataError(csv.name() + ":1: needs columns 'genotype' and 'latency_ms' (optional 'latency_ms_int8'), has " +
+                    join(csv.header(), ", "));
+  }
+  const std::optional<std::size_t> icol = csv.column("latency_ms_int8");
+  std::vector<LatencySample> samples;
+  for (std::size_t r = 0; r < csv.rows(); ++r) {
+    const std::string where = csv.name() + ":" + std::to_string(csv.line(r)) + ": ";
+    const std::string g(csv.cell(r, *gcol));
+    NetGraph graph{Shape{1, 1, 1}, 1};
+    try {
+      graph = n.arch->build(g, n.input, n.classes);
+    } catch (const Error& e) {
+      throw DataError(where + "genotype '" + g + "' is not a network of the study's architecture space: " + e.what());
+    }
+    auto latency = [&](std::size_t col, const char* name) -> std::optional<double> {
+      const std::string text(csv.cell(r, col));
+      if (text.empty() && col != *lcol) return std::nullopt;
+      std::optional<double> v = parse_double(text);
+      if (!v || !(*v > 0) || !std::isfinite(*v)) {
+        throw DataError(where + name + " must be a positive number of milliseconds, got '" + text + "'");
+      }
+      return v;
+    };
+    samples.push_back(sample_of(graph, DataType::kFloat32, *latency(*lcol, "latency_ms"), base));
+    if (icol) {
+      if (std::optional<double> v = latency(*icol, "latency_ms_int8")) {
+        samples.push_back(sample_of(graph, DataType::kInt8, *v, base));
+      }
+    }
+  }
+  if (samples.size() < 3) {
+    throw DataError(csv.name() + ": needs at least 3 measured networks to calibrate and check the fit, got " +
+                    std::to_string(samples.size()));
+  }
+  Calibration c = calibrate(base, samples);
+  TargetProfile p = c.profile;
+  p.name = profile_name(t);
+  p.fit = FitQuality{"target calibrate from " + std::filesystem::path(t.measured).filename().string() + " on base " +
+                         base.name + " (leave-one-out)",
+                     static_cast<std::int64_t>(samples.size()), static_cast<std::int64_t>(samples.size()),
+                     c.loo_spearman, c.loo_mdape};
+  write_profile(p, t.out,
+                {"Calibrated by `nasforge target calibrate --target " + t.target + " --measured " + t.measured + "`.",
+                 "Coefficients fitted to " + std::to_string(samples.size()) + " measured networks; fit: is leave-one-out."});
+  print_quality("leave-one-out", c.loo_spearman, c.loo_mdape, samples.size());
+  std::printf("wrote %s (target name '%s')\n", t.out.c_str(), p.name.c_str());
+  return 0;
+}
+
+int cmd_profile(const CommonArgs& args, const TargetArgs& t) {
+  check_out(t);
+  TargetProfile base = load_target(t.target.empty() ? "generic" : t.target);
+  // What is timed here is libtorch's eager execution, which runs every node as its own op whatever the base fuses.
+  base.fuse = FusionRules{};
+  base.device = host_description();
+  base.runtime = "libtorch eager (nasforge profile), " + std::to_string(t.threads) + " thread(s)";
+  const Networks n = load_networks(t);
+  if (t.networks < 10) throw UsageError("--networks must be >= 10 (half fit, half check), got " + std::to_string(t.networks));
+  const EvaluatorNnApi& nn = evaluator_nn_api("nasforge profile");
+  // The nn module has loaded libtorch and with it libblas.so.3, so the loaded BLAS is now known.
+  warn_if_reference_blas("nasforge profile");
+  const std::vector<std::string> genotypes = random_genotypes(n, t.networks, t.seed);
+  std::vector<NetGraph> graphs;
+  for (const std::string& g : genotypes) graphs.push_back(n.arch->build(g, n.input, n.classes));
+  if (!args.quiet) {
+    std::fprintf(stderr, "profile: timing %zu random networks of %s (%d runs each, %d thread(s))\n", graphs.size(),
+                 t.study_file.c_str(), t.runs, t.threads);
+  }
+  const std::vector<double> ms = nn.measure_latencies(graphs, t.runs, std::max(3, t.runs / 4), t.threads, !args.quiet);
+  // Even-numbered networks fit the coefficients, odd-numbered ones check them: the quality a user can trust.
+  std::vector<LatencySample> fit, check;
+  for (std::size_t i = 0; i < graphs.size(); ++i) {
+    (i % 2 == 0 ? fit : check).push_back(sample_of(graphs[i], DataType::kFloat32, ms[i], base));
+  }
+  Calibration c = calibrate(base, fit);
+  std::vector<double> predicted, measured;
+  for (const LatencySample& s : check) {
+    predicted.push_back(predict_latency_ms(s.kernels, s.dtype, c.profile));
+    measured.push_back(s.latency_ms);
+  }
+  TargetProfile p = c.profile;
+  p.name = profile_name(t);
+  p.threads = t.threads;
+  p.fit = FitQuality{"nasforge profile: " + std::to_string(fit.size()) + " random networks of " +
+                         std::filesystem::path(t.study_file).filename().string() + " fitted, " +
+                         std::to_string(check.size()) + " held out",
+                     static_cast<std::int64_t>(fit.size()), static_cast<std::int64_t>(check.size()),
+                     spearman(predicted, measured), median_ape(predicted, measured)};
+  write_profile(p, t.out,
+                {"Measured on this machine by `nasforge profile --study-file " + t.study_file + "` (fp32, libtorch " +
+                     "eager, batch 1, " + std::to_string(t.threads) + " thread(s)).",
+                 "int8 rate kept from the base profile '" + base.name + "' until int8 kernels are timed."});
+  print_quality("held-out", p.fit->spearman, p.fit->mdape, check.size());
+  std::printf("wrote %s (target name '%s')\n", t.out.c_str(), p.name.c_str());
+  return 0;
+}
+
+}  // namespace nasforge

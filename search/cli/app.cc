@@ -309,7 +309,8 @@ int run_cli(int argc, char** argv) {
   profile->add_option("--out", ta.out, "the profile to write (YAML)")->required();
   add_networks(profile);
   profile->add_option("--target", ta.target, "profile to start from (default generic)");
-  profile->add_option("--networks", ta.networks, "random networks to time: half fit, half check (default 60)")
+  profile->add_option("--networks", ta.networks, "random networks to time: half fit, half check; up to as many of the "
+                                                 "fitting half's distinct layers are also timed alone (default 60)")
       ->check(CLI::Range(10, 100000));
   profile->add_option("--threads", ta.threads, "torch threads (default 1)")->check(CLI::Range(1, 1024));
   profile->add_option("--runs", ta.runs, "timed passes per network; the median counts (default 20)")

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -177,6 +178,42 @@ std::string host_description() {
   }
   const unsigned cpus = std::thread::hardware_concurrency();
   return machine + ", " + std::to_string(cpus) + " CPUs" + (model.empty() ? "" : ": " + model);
+}
+
+// One network per distinct conv, linear or pooling layer of `graphs` (its kind, input shape and settings), holding
+// that layer alone on its input shape: the kernels `nasforge profile` times on their own, at the shapes the space
+// actually produces, so that per-kernel-type coefficients are not only seen summed inside whole networks.
+std::vector<NetGraph> single_layer_graphs(const std::vector<NetGraph>& graphs, std::size_t most) {
+  std::vector<NetGraph> out;
+  std::set<std::string> seen;
+  for (const NetGraph& g : graphs) {
+    const std::vector<NetNode>& nodes = g.nodes();
+    for (const NetNode& n : nodes) {
+      if (out.size() >= most) return out;
+      const bool priced = n.kind == OpKind::kConv || n.kind == OpKind::kLinear || n.kind == OpKind::kAvgPool ||
+                          n.kind == OpKind::kMaxPool || n.kind == OpKind::kGlobalAvgPool;
+      if (!priced || n.inputs.empty()) continue;
+      const Shape& in = nodes[static_cast<std::size_t>(n.inputs[0])].out;
+      const std::string key = std::string(to_string(n.kind)) + " " + in.to_string() + " " +
+                              std::to_string(n.out_channels) + " " + std::to_string(n.kernel) + " " +
+                              std::to_string(n.stride) + " " + std::to_string(n.padding) + " " +
+                              std::to_string(n.groups) + " " + std::to_string(n.bias) + " " +
+                              std::to_string(n.batch_norm) + " " + to_string(n.act);
+      if (!seen.insert(key).second) continue;
+      NetGraph one(in, g.num_classes());
+      switch (n.kind) {
+        case OpKind::kConv:
+          one.set_output(one.conv(0, n.out_channels, n.kernel, n.stride, n.groups, n.batch_norm, n.act, n.name, n.bias));
+          break;
+        case OpKind::kLinear: one.set_output(one.linear(0, n.out_channels, n.bias, n.act, n.name)); break;
+        case OpKind::kAvgPool: one.set_output(one.avg_pool(0, n.kernel, n.stride, n.padding, n.name)); break;
+        case OpKind::kMaxPool: one.set_output(one.max_pool(0, n.kernel, n.stride, n.padding, n.name)); break;
+        default: one.set_output(one.global_avg_pool(0, n.name)); break;
+      }
+      out.push_back(std::move(one));
+    }
+  }
+  return out;
 }
 
 LatencySample sample_of(const NetGraph& g, DataType dtype, double ms, const TargetProfile& base) {
@@ -429,17 +466,27 @@ int cmd_profile(const CommonArgs& args, const TargetArgs& t) {
   const std::vector<std::string> genotypes = random_genotypes(n, t.networks, t.seed);
   std::vector<NetGraph> graphs;
   for (const std::string& g : genotypes) graphs.push_back(n.arch->build(g, n.input, n.classes));
+  // Single layers are drawn from the fitting half only, so that nothing of a checking network is seen in the fit.
+  std::vector<NetGraph> fit_networks;
+  for (std::size_t i = 0; i < graphs.size(); i += 2) fit_networks.push_back(graphs[i]);
+  const std::vector<NetGraph> layers = single_layer_graphs(fit_networks, static_cast<std::size_t>(t.networks));
+  std::vector<NetGraph> timed = graphs;
+  timed.insert(timed.end(), layers.begin(), layers.end());
   if (!args.quiet) {
-    std::fprintf(stderr, "profile: timing %zu random networks of %s (%d runs each, %d thread(s))\n", graphs.size(),
-                 t.study_file.c_str(), t.runs, t.threads);
+    std::fprintf(stderr, "profile: timing %zu random networks and %zu single layers of %s (%d rounds, %d thread(s))\n",
+                 graphs.size(), layers.size(), t.study_file.c_str(), t.runs, t.threads);
   }
-  const std::vector<double> ms = nn.measure_latencies(graphs, t.runs, std::max(3, t.runs / 4), t.threads, !args.quiet);
-  // Even-numbered networks fit the coefficients, odd-numbered ones check them: the quality a user can trust.
-  std::vector<LatencySample> fit, check;
-  for (std::size_t i = 0; i < graphs.size(); ++i) {
-    (i % 2 == 0 ? fit : check).push_back(sample_of(graphs[i], DataType::kFloat32, ms[i], base));
+  const std::vector<double> ms = nn.measure_latencies(timed, t.runs, std::max(3, t.runs / 4), t.threads, !args.quiet);
+  // The single layers give each kernel type's coefficients a first estimate; the even-numbered networks then fit
+  // them, pulled towards that estimate as far as leave-one-out finds it helps; the odd-numbered networks check the
+  // result: the quality a user can trust.
+  std::vector<LatencySample> single, fit, check;
+  for (std::size_t i = 0; i < timed.size(); ++i) {
+    (i >= graphs.size() ? single : i % 2 == 0 ? fit : check)
+        .push_back(sample_of(timed[i], DataType::kFloat32, ms[i], base));
   }
-  Calibration c = calibrate(base, fit);
+  const TargetProfile prior = single.size() >= 3 ? calibrate(base, single).profile : base;
+  Calibration c = calibrate(prior, fit);
   std::vector<double> predicted, measured;
   for (const LatencySample& s : check) {
     predicted.push_back(predict_latency_ms(s.kernels, s.dtype, c.profile));
@@ -448,10 +495,11 @@ int cmd_profile(const CommonArgs& args, const TargetArgs& t) {
   TargetProfile p = c.profile;
   p.name = profile_name(t);
   p.threads = t.threads;
-  p.fit = FitQuality{"nasforge profile: " + std::to_string(fit.size()) + " random networks of " +
-                         std::filesystem::path(t.study_file).filename().string() + " fitted, " +
-                         std::to_string(check.size()) + " held out",
-                     static_cast<std::int64_t>(fit.size()), static_cast<std::int64_t>(check.size()),
+  p.fit = FitQuality{"nasforge profile: " + std::to_string(fit_networks.size()) + " random networks of " +
+                         std::filesystem::path(t.study_file).filename().string() + " and " +
+                         std::to_string(layers.size()) + " of their layers alone fitted, " +
+                         std::to_string(check.size()) + " networks held out",
+                     static_cast<std::int64_t>(fit_networks.size()), static_cast<std::int64_t>(check.size()),
                      spearman(predicted, measured), median_ape(predicted, measured)};
   write_profile(p, t.out,
                 {"Measured on this machine by `nasforge profile --study-file " + t.study_file + "` (fp32, libtorch " +

@@ -5,8 +5,8 @@
 #
 #   bench/run.sh                full run (~60 minutes on 2 cores), writes docs/benchmarks.md
 #   bench/run.sh --quick        smoke test (~12 minutes), writes build-bench/benchmarks-quick.md
-#   bench/run.sh --only train   runs only the listed sections (overhead, quality, train, strategies, workers;
-#                               comma-separated) and takes the others from the latest earlier run of the same mode
+#   bench/run.sh --only train   runs only the listed sections (overhead, quality, train, strategies, workers,
+#                               targets; comma-separated) and takes the others from the latest earlier run of the same mode
 #                               in the build folder
 #   options: --doc PATH (where the report goes), --build-dir DIR (default build-bench),
 #            --train-threads LIST (torch threads of the training runs, comma-separated; default 1: on a machine shared
@@ -23,7 +23,7 @@ PY=/usr/bin/python3  # Debian's python3-optuna and python3-torch live here; the 
 QUICK=0
 DOC=""
 BUILD="$ROOT/build-bench"
-ONLY="overhead,quality,train,strategies,workers"
+ONLY="overhead,quality,train,strategies,workers,targets"
 TRAIN_THREADS=1
 ARGS=("$@")
 while [[ $# -gt 0 ]]; do
@@ -38,13 +38,14 @@ while [[ $# -gt 0 ]]; do
          "--train-threads LIST)" >&2; exit 2 ;;
   esac
 done
-SECTIONS=(overhead quality train strategies workers)
+SECTIONS=(overhead quality train strategies workers targets)
 declare -A RUN_SECTION=()
 IFS=, read -ra only_list <<<"$ONLY"
 for section in "${only_list[@]}"; do
   case "$section" in
-    overhead|quality|train|strategies|workers) RUN_SECTION[$section]=1 ;;
-    *) echo "run.sh: --only: unknown section '$section' (allowed: overhead, quality, train, strategies, workers)" >&2
+    overhead|quality|train|strategies|workers|targets) RUN_SECTION[$section]=1 ;;
+    *) echo "run.sh: --only: unknown section '$section' (allowed: overhead, quality, train, strategies, workers," \
+         "targets)" >&2
        exit 2 ;;
   esac
 done
@@ -65,6 +66,7 @@ if [[ $QUICK == 1 ]]; then
   TRAIN_NETWORKS=("small=1:512" "medium=1:256"); TRAIN_WARMUP=1; TRAIN_REPEATS=1
   STRATEGY_SEEDS=3; COST_TRIALS=100; COST_SEEDS=0
   WORKERS_TRIALS=100; WORKERS_REPEATS=1
+  TARGET_DRAWS=2; PROFILE_NETWORKS=40; PROFILE_RUNS=10
   DOC="${DOC:-$BUILD/benchmarks-quick.md}"
 else
   OVERHEAD_TRIALS=1000; REPEATS_MEMORY=3; REPEATS_SQLITE=1
@@ -72,6 +74,7 @@ else
   TRAIN_NETWORKS=("small=1:2048" "medium=1:640"); TRAIN_WARMUP=1; TRAIN_REPEATS=5
   STRATEGY_SEEDS=30; COST_TRIALS=300; COST_SEEDS=0
   WORKERS_TRIALS=400; WORKERS_REPEATS=3
+  TARGET_DRAWS=10; PROFILE_NETWORKS=120; PROFILE_RUNS=30
   DOC="${DOC:-$ROOT/docs/benchmarks.md}"
 fi
 TRAIN_BATCH=128
@@ -117,6 +120,13 @@ COST_RUNS=("nasforge:gp" "nasforge:tpe" "optuna:tpe")
 # default model-based sampler. PostgreSQL runs on a throw-away server (scripts/pg-test-server.sh) in the build
 # folder, a fresh database per configuration.
 WORKERS_COUNTS=(1 2 4 8)
+
+# Targets section: the latency model against measured NAS-Bench-201 latencies of three devices (HW-NAS-Bench / HELP,
+# in the team's shared folder; skipped with a note when absent), calibrated from TARGET_CALIBRATE random rows,
+# TARGET_DRAWS draws; and `nasforge profile` of this machine, checked on the half of PROFILE_NETWORKS it did not fit.
+HW_TABLE="$(realpath -m "$ROOT/../shared/benchmarks/hw-latency/nb201_cifar10_latency.csv.gz")"
+TARGET_CALIBRATE=20
+PROFILE_STUDY="$ROOT/configs/quickstart.yaml"
 WORKERS_STORAGES=(sqlite postgresql)
 WORKERS_STRATEGIES=(random tpe)
 
@@ -142,6 +152,7 @@ fi
 TARGETS=()
 if runs overhead || runs quality || runs strategies; then TARGETS+=(nasforge_bench); fi
 if runs workers; then TARGETS+=(nasforge); fi
+if runs targets; then TARGETS+=(nasforge nasforge_nn); fi
 if runs train; then
   if grep -q '^NASFORGE_WITH_TORCH:BOOL=OFF' "$BUILD/CMakeCache.txt"; then
     echo "run.sh: $BUILD is configured with NASFORGE_WITH_TORCH=OFF; the train section needs libtorch" >&2
@@ -477,6 +488,26 @@ print("  not measured: " + d["error"] if "error" in d else "  %.1f trials/s, %d 
     done
   done
   bash "$ROOT/scripts/pg-test-server.sh" stop "$PG_STATE" || true
+fi
+
+# --------------------------------------------------------------------------------- 7. edge latency model
+# bench/latency_model.py drives `nasforge target calibrate` and `target predict` on the measured table; `nasforge
+# profile` times random networks of the quickstart space on this machine round-robin and reports its held-out fit.
+if runs targets; then
+  mkdir -p "$RESULTS/targets"
+  if [[ -f $HW_TABLE ]]; then
+    log "targets: calibrating on $TARGET_DRAWS draws of $TARGET_CALIBRATE measured NAS-Bench-201 networks per device"
+    "$PY" "$ROOT/bench/latency_model.py" --nasforge "$BUILD/nasforge" --table "$HW_TABLE" --draws "$TARGET_DRAWS" \
+      --calibrate "$TARGET_CALIBRATE" --out "$RESULTS/targets/nb201.json"
+  else
+    echo "$HW_TABLE is missing" >"$RESULTS/targets/nb201_missing"
+  fi
+  log "targets: nasforge profile of this machine ($PROFILE_NETWORKS networks, $PROFILE_RUNS rounds)"
+  "$BUILD/nasforge" profile --out "$RESULTS/targets/host.yaml" --study-file "$PROFILE_STUDY" \
+    --networks "$PROFILE_NETWORKS" --runs "$PROFILE_RUNS" --name host --force -q >"$RESULTS/targets/profile.txt" \
+    2>"$RESULTS/targets/profile.err"
+  echo "nasforge profile --study-file configs/quickstart.yaml --networks $PROFILE_NETWORKS --runs $PROFILE_RUNS" \
+    >"$RESULTS/targets/profile_command"
 fi
 
 "$PY" - "$RESULTS/meta.json" <<'EOF'

@@ -134,12 +134,14 @@ std::vector<Kernel> detect_kernels(const NetGraph& graph, const FusionRules& rul
       case OpKind::kConv:
         k.type = is_depthwise(node, in) ? KernelType::kDepthwise : KernelType::kConv;
         k.macs = node.out.numel() * (in.c / node.groups) * node.kernel * node.kernel;
-        k.elements = in.numel() + node.out.numel() + weight_elements(node, in);
+        k.weights = weight_elements(node, in);
+        k.elements = in.numel() + node.out.numel() + k.weights;
         break;
       case OpKind::kLinear:
         k.type = KernelType::kLinear;
         k.macs = in.numel() * node.out_channels;
-        k.elements = in.numel() + node.out.numel() + weight_elements(node, in);
+        k.weights = weight_elements(node, in);
+        k.elements = in.numel() + node.out.numel() + k.weights;
         break;
       case OpKind::kAvgPool:
       case OpKind::kMaxPool:
@@ -168,6 +170,7 @@ std::vector<Kernel> detect_kernels(const NetGraph& graph, const FusionRules& rul
             const Shape& jin = input_shape(nodes[j]);
             if (nodes[j].kind == OpKind::kConv || nodes[j].kind == OpKind::kLinear) {
               k.macs += jin.numel() * nodes[j].out_channels;
+              k.weights += weight_elements(nodes[j], jin);
               k.elements += weight_elements(nodes[j], jin);
             }
           }

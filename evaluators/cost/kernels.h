@@ -56,6 +56,7 @@ struct Kernel {
   std::int64_t macs = 0;       ///< Multiply-accumulates (pools and elementwise: one per input element read).
   std::int64_t elements = 0;   ///< Activation elements read plus written, weights included (times the element
                                ///< size gives the bytes it moves).
+  std::int64_t weights = 0;    ///< The weight elements among `elements` (what a compressed format can shrink).
   std::int64_t out_channels = 0;  ///< Output channels (features for linear).
   std::int64_t out_pixels = 1;    ///< Output height x width.
   int kernel = 1;                 ///< Window size (conv, depthwise, pool).

@@ -103,7 +103,8 @@ Deployment Deployment::from_json(const Json& j, const NetGraph* graph) {
   return d;
 }
 
-std::vector<KernelTime> kernel_times(const std::vector<Kernel>& kernels, DataType dtype, const TargetProfile& target) {
+std::vector<KernelTime> kernel_times(const std::vector<Kernel>& kernels, DataType dtype, const TargetProfile& target,
+                                     double weight_bytes_ratio) {
   std::vector<KernelTime> out;
   out.reserve(kernels.size());
   // 1e9 MAC/s is 1e3 MAC/us; 1e9 bytes/s is 1e3 bytes/us.
@@ -115,7 +116,8 @@ std::vector<KernelTime> kernel_times(const std::vector<Kernel>& kernels, DataTyp
     KernelTime t;
     t.kernel = k;
     t.compute_us = static_cast<double>(k.macs) / (macs_per_us * c.efficiency);
-    t.memory_us = static_cast<double>(k.elements * bytes) / bytes_per_us;
+    const double moved = static_cast<double>(k.elements - k.weights) + static_cast<double>(k.weights) * weight_bytes_ratio;
+    t.memory_us = moved * bytes / bytes_per_us;
     t.overhead_us = c.overhead_us;
     out.push_back(t);
   }
@@ -168,7 +170,21 @@ std::int64_t sram_bytes(const NetGraph& graph, DataType dtype, const TargetProfi
 
 TargetCosts predict_costs(const Deployment& d, const TargetProfile& target) {
   TargetCosts c;
-  c.kernels = kernel_times(detect_kernels(d.graph, target.fuse), d.dtype, target);
+  // Where the target's format stores sparse or clustered weights compressed, its kernels also read fewer weight
+  // bytes: the variant's stored weights over the same weights stored dense.
+  double ratio = 1.0;
+  if (target.sparse_weights || target.clustered_weights) {
+    std::vector<LayerStorage> dense = d.layers;
+    for (LayerStorage& l : dense) {
+      l.nonzeros = l.numel;
+      l.clusters = 0;
+    }
+    const std::int64_t dense_bytes = storage_bytes(dense, d.extra_float_params);
+    if (dense_bytes > 0) {
+      ratio = static_cast<double>(flash_bytes(d, target) - target.runtime_flash_bytes) / static_cast<double>(dense_bytes);
+    }
+  }
+  c.kernels = kernel_times(detect_kernels(d.graph, target.fuse), d.dtype, target, ratio);
   double us = target.invoke_overhead_us;
   for (const KernelTime& k : c.kernels) us += k.total_us();
   c.latency_ms = us / 1e3;

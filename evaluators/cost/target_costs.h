@@ -54,8 +54,10 @@ struct TargetCosts {
   std::string misses;
 };
 
-/// Per-kernel times of `kernels` computing in `dtype` on `target`.
-std::vector<KernelTime> kernel_times(const std::vector<Kernel>& kernels, DataType dtype, const TargetProfile& target);
+/// Per-kernel times of `kernels` computing in `dtype` on `target`; weights move `weight_bytes_ratio` times their
+/// dense bytes (below 1 for sparse or clustered weights a target's format stores compressed).
+std::vector<KernelTime> kernel_times(const std::vector<Kernel>& kernels, DataType dtype, const TargetProfile& target,
+                                     double weight_bytes_ratio = 1.0);
 
 /// Flash bytes: every layer at its deployed precision, sparse or clustered encodings only where the target's
 /// format supports them (otherwise dense), quantization parameters, biases, plus runtime_flash_bytes.

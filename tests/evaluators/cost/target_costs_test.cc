@@ -117,6 +117,24 @@ TEST_F(TargetCostsTest, FlashCountsDeployedPrecisionParametersAndRuntime) {
   EXPECT_EQ(flash_bytes(clustered, p), 81 + 100);
 }
 
+TEST_F(TargetCostsTest, CompressedWeightsMoveFewerBytesOnlyWhereTheFormatStoresThem) {
+  TargetProfile p = round_profile();
+  NetGraph g(Shape{2, 4, 4}, 3);
+  g.conv(0, 4, 3, 1, 1, true, Activation::kReLU, "conv");  // 72 weights + 4 bias; 32 + 64 activation elements
+  const Deployment dense = Deployment::of(g), clustered = Deployment::of(g, 32, 4);
+  // Without format support the clustered network runs on dense weights: the same time.
+  const double dense_us = predict_costs(dense, p).kernels[0].memory_us;
+  EXPECT_DOUBLE_EQ(predict_costs(clustered, p).kernels[0].memory_us, dense_us);
+  p.clustered_weights = true;
+  // With it the 76 weight elements (bias included) move at the stored bytes over their dense 76*4 = 304 bytes
+  // (4-entry table, 2-bit indices, fp32 bias), while the 96 activation elements move as before.
+  const double ratio = static_cast<double>(flash_bytes(clustered, p) - p.runtime_flash_bytes) / 304.0;
+  EXPECT_LT(ratio, 0.5);
+  EXPECT_NEAR(predict_costs(clustered, p).kernels[0].memory_us, (96 * 4 + 76 * 4 * ratio) / 2e3, 1e-9);
+  EXPECT_LT(predict_costs(clustered, p).latency_ms, predict_costs(dense, p).latency_ms);
+  EXPECT_DOUBLE_EQ(predict_costs(dense, p).kernels[0].memory_us, dense_us);  // dense stays dense
+}
+
 TEST_F(TargetCostsTest, SramIsPeakLiveActivationsPlusScratchAtTheDataType) {
   TargetProfile p = round_profile();
   p.runtime_sram_bytes = 0;

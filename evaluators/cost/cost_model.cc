@@ -21,16 +21,13 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "evaluators/cost/target_costs.h"
 
 namespace nasforge {
 
 namespace {
 
 constexpr std::int64_t kFloatBytes = 4;
-
-bool runs_in_place(OpKind kind) {
-  return kind == OpKind::kActivation || kind == OpKind::kBatchNorm || kind == OpKind::kDropout;
-}
 
 }  // namespace
 
@@ -116,17 +113,9 @@ CostMetrics analyze_costs(const NetGraph& graph) {
   }
   m.size_bytes = kFloatBytes * deployed;
 
-  const std::vector<int> last = graph.last_use();
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    std::int64_t live = 0;
-    for (std::size_t j = 0; j < i; ++j) {
-      if (last[j] >= static_cast<int>(i)) live += nodes[j].out.numel();
-    }
-    const NetNode& n = nodes[i];
-    bool in_place = runs_in_place(n.kind) && last[static_cast<std::size_t>(n.inputs[0])] == static_cast<int>(i);
-    if (!in_place) live += n.out.numel();
-    m.peak_activation_bytes = std::max(m.peak_activation_bytes, kFloatBytes * live);
-  }
+  // MCUNet's live-set rule, written once in target_costs.cc: a target with no runtime costs and no in-place or
+  // scratch rules of its own gives the plain fp32 peak.
+  m.peak_activation_bytes = sram_bytes(graph, DataType::kFloat32, TargetProfile{});
   return m;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,5 +17,18 @@ int cmd_trials(const CommonArgs& args, const std::vector<std::string>& state_nam
 /// `nasforge best`: the `top` best completed trials (or the Pareto set) among those matching every `where`
 /// filter, ordered by `sort` ("KEY[:asc|:desc]") when given.
 int cmd_best(const CommonArgs& args, int top, const std::vector<std::string>& where, const std::string& sort);
+
+/// The options of `nasforge best --target`.
+struct BestTargetArgs {
+  std::string target;                      ///< --target: shipped name or profile file.
+  std::optional<double> max_latency_ms;    ///< --max-latency-ms.
+  std::optional<double> max_flash_kb;      ///< --max-flash-kb (1 KB = 1024 bytes).
+  std::optional<double> max_sram_kb;       ///< --max-sram-kb.
+  std::string variant = "any";             ///< --variant NAME, "fp32" (the float network) or "any".
+};
+
+/// `nasforge best --target`: prices every (trial, variant) of a study on a target from its stored deployment, ranks
+/// the feasible ones by accuracy, prints their accuracy-vs-latency Pareto front, or the nearest miss.
+int cmd_best_target(const CommonArgs& args, const BestTargetArgs& b, int top, const std::vector<std::string>& where);
 
 }  // namespace nasforge

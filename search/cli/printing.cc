@@ -41,6 +41,12 @@ std::shared_ptr<const ArchitectureSpace> stored_architecture(Storage& storage, c
 
 }  // namespace
 
+std::string fmt_ms(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, ms < 10 ? "%.3f" : "%.2f", ms);
+  return buf;
+}
+
 std::string fmt_seconds(double s) {
   char buf[32];
   if (s < 10) {

@@ -12,6 +12,9 @@ namespace nasforge {
 /// "1.25s", "12.5s" or "3m07s": durations in progress lines and run summaries.
 std::string fmt_seconds(double s);
 
+/// "0.253" or "47.29": a latency in milliseconds with 3 or 4 significant digits, for listings.
+std::string fmt_ms(double ms);
+
 /// A trial's parameters for one line: an architecture's many parameters are summarised by its genotype. `brief`
 /// rounds numbers as format_values does.
 std::string describe_params(const Study& study, const FrozenTrial& t, bool brief);

@@ -26,19 +26,6 @@ struct TargetArgs {
   bool force = false;                  ///< Overwrite --out.
 };
 
-/// The options of `nasforge best --target`.
-struct BestTargetArgs {
-  std::string target;                      ///< --target: shipped name or profile file.
-  std::optional<double> max_latency_ms;    ///< --max-latency-ms.
-  std::optional<double> max_flash_kb;      ///< --max-flash-kb (1 KB = 1024 bytes).
-  std::optional<double> max_sram_kb;       ///< --max-sram-kb.
-  std::string variant = "any";             ///< --variant NAME, "fp32" (the float network) or "any".
-};
-
-/// `nasforge best --target`: prices every (trial, variant) of a study on a target from its stored deployment, ranks
-/// the feasible ones by accuracy, prints their accuracy-vs-latency Pareto front, or the nearest miss.
-int cmd_best_target(const CommonArgs& args, const BestTargetArgs& b, int top, const std::vector<std::string>& where);
-
 /// `nasforge targets`: the shipped device profiles, one row each.
 int cmd_targets(const CommonArgs& args);
 

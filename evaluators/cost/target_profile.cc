@@ -26,14 +26,6 @@ const IntKey kColumns{"im2col_columns", Range::closed(0, 1024),
 
 const std::vector<std::string> kFuseNames = {"batch_norm", "activation", "squeeze_excite"};
 
-bool valid_name(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
-  }
-  return name.front() != '.';
-}
-
 NumberKey named(NumberKey k, const std::string& key) {
   k.key = key;
   return k;
@@ -52,6 +44,14 @@ bool has_suffix(const std::string& s, const std::string& suffix) {
 
 }  // namespace
 
+bool is_valid_target_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
+  }
+  return name.front() != '.';
+}
+
 double TargetProfile::gmacs(DataType type) const {
   switch (type) {
     case DataType::kFloat32: return fp32_gmacs;
@@ -67,7 +67,7 @@ TargetProfile TargetProfile::from_config(const ConfigNode& root) {
   TargetProfile p;
   p.source = root.file();
   p.name = r.text("name", std::nullopt, "identifier used in metric names, e.g. latency_ms@NAME");
-  r.require(valid_name(p.name), "name",
+  r.require(is_valid_target_name(p.name), "name",
             "must be 1-64 letters, digits, '.', '_' or '-' (not starting with '.'), got '" + p.name + "'");
   p.device = r.text("device", std::nullopt, "what the device is");
   p.runtime = r.text("runtime", std::nullopt, "the inference runtime the numbers assume");

@@ -64,6 +64,10 @@ struct TargetProfile {
   std::string to_yaml(const std::vector<std::string>& header = {}) const;
 };
 
+/// Whether `name` can name a target in metric names (latency_ms@NAME): 1-64 letters, digits, '.', '_', '-', not
+/// starting with '.'.
+bool is_valid_target_name(const std::string& name);
+
 /// The names of the profiles shipped with nasforge (configs/targets/*.yaml, compiled into the binary).
 std::vector<std::string> builtin_target_names();
 

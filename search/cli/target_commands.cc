@@ -20,6 +20,7 @@
 #include "evaluators/cost/target_costs.h"
 #include "evaluators/data/csv_table.h"
 #include "evaluators/data/dataset.h"
+#include "evaluators/export/model_bundle.h"
 #include "evaluators/nn_api.h"
 #include "search/cli/printing.h"
 #include "search/cli/study_loader.h"
@@ -128,33 +129,31 @@ std::string limit_text(const std::optional<std::int64_t>& bytes) {
   return bytes ? std::to_string(*bytes / 1024) + " KB" : "-";
 }
 
+// The new profile's target name: --name, or the --out file's stem; UsageError when it cannot name a target.
+std::string profile_name(const TargetArgs& t) {
+  std::string name = t.name.empty() ? std::filesystem::path(t.out).stem().string() : t.name;
+  if (!is_valid_target_name(name)) {
+    throw UsageError((t.name.empty() ? "the --out file name gives the target name '" + name + "', which"
+                                     : "--name '" + name + "'") +
+                     " must be 1-64 letters, digits, '.', '_' or '-' (not starting with '.'); pass --name NAME");
+  }
+  return name;
+}
+
 void check_out(const TargetArgs& t) {
   if (t.out.empty()) throw UsageError("--out is required: the profile file to write");
   if (std::filesystem::exists(t.out) && !t.force) {
     throw UsageError("--out " + t.out + " exists; pass --force to overwrite it");
   }
+  profile_name(t);  // before any work, not after minutes of timing
 }
 
-std::string profile_name(const TargetArgs& t) {
-  std::string name = t.name.empty() ? std::filesystem::path(t.out).stem().string() : t.name;
-  return name;
-}
 
 // Writes through a temporary file and a rename, so an interrupted write never leaves half a profile.
 void write_profile(const TargetProfile& p, const std::string& path, const std::vector<std::string>& header) {
   const std::string text = p.to_yaml(header);
   TargetProfile::from_config(ConfigNode::parse_string(text, path));  // what we write must read back
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    if (!f) throw StorageError("cannot write " + tmp);
-    f << text;
-    f.flush();
-    if (!f) throw StorageError("could not write all of " + tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw StorageError("cannot rename " + tmp + " to " + path + ": " + ec.message());
+  write_file_atomically(path, text);
 }
 
 // "x86_64, 2 CPUs: Intel(R) Xeon(R) Processor": what `nasforge profile` measured, for the profile's device line.

@@ -221,6 +221,20 @@ TEST_F(CliTargetTest, MalformedMeasurementsAndProfilesNameFileAndLine) {
     EXPECT_EQ(r.code, 2);
     for (const std::string& f : c.fragments) EXPECT_NE(r.err.find(f), std::string::npos) << f << "\n" << r.err;
   }
+  // A target name that could not stand in a metric name (or a path) is refused before any work, nothing written.
+  write_file("m.csv", "genotype,latency_ms\ns1:conv_k3_w4|s2:conv_k3_w8,1.5\n");
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{"--out", "o.yaml", "--name", "../evil"},
+                                                 std::vector<std::string>{"--out", ".hidden.yaml"}}) {
+    std::vector<std::string> args = {"target", "calibrate", "--target", "generic", "--study-file", "s.yaml",
+                                     "--measured", "m.csv"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    CmdResult r = nasforge(args);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("must be 1-64 letters"), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(tmp("o.yaml")));
+  EXPECT_FALSE(std::filesystem::exists(tmp(".hidden.yaml")));
+  EXPECT_FALSE(std::filesystem::exists(tmp("../evil.yaml")));
   CmdResult unknown = nasforge({"target", "predict", "--target", "stm32f764", "--study-file", "s.yaml"});
   EXPECT_NE(unknown.code, 0);
   for (const char* f : {"stm32f764", "stm32f746", "raspberry-pi-4", "generic"}) {

@@ -1161,40 +1161,30 @@ def main():
         out.append("_No run has latency-model results; run `bench/run.sh --only targets`._\n")
 
     out.append("## Targets\n")
+    def goal(misses, missed, met):
+        """One bullet: the goal met, or missed with each miss under it."""
+        if misses:
+            out.append(missed)
+            out.extend(f"  - {x}" for x in misses)
+        else:
+            out.append(met)
+
     if sources["overhead"]:
         target = sources["overhead"][1]["overhead_target"]
-        if misses_o:
-            out.append(f"- Overhead target (Optuna / nasforge >= {target}x) **missed** in:")
-            for x in misses_o:
-                out.append(f"  - {x}")
-        else:
-            out.append(f"- Overhead target (Optuna / nasforge >= {target}x): met in every configuration measured.")
+        goal(misses_o, f"- Overhead target (Optuna / nasforge >= {target}x) **missed** in:",
+             f"- Overhead target (Optuna / nasforge >= {target}x): met in every configuration measured.")
     if sources["quality"]:
-        if misses_q:
-            out.append("- Search quality (nasforge TPE >= Optuna TPE): nasforge **worse by more than 2 standard "
-                       "errors** in:")
-            for x in misses_q:
-                out.append(f"  - {x}")
-        else:
-            out.append("- Search quality (nasforge TPE >= Optuna TPE): nasforge is not worse by more than 2 standard "
-                       "errors in any comparison measured (see the verdict table for where its mean is better or "
-                       "worse).")
+        goal(misses_q, "- Search quality (nasforge TPE >= Optuna TPE): nasforge **worse by more than 2 standard "
+                       "errors** in:",
+             "- Search quality (nasforge TPE >= Optuna TPE): nasforge is not worse by more than 2 standard "
+             "errors in any comparison measured (see the verdict table for where its mean is better or worse).")
     if sources["train"]:
-        if misses_t:
-            out.append("- Training throughput (nasforge / PyTorch >= 1.0) **missed** in:")
-            for x in misses_t:
-                out.append(f"  - {x}")
-        else:
-            out.append("- Training throughput (nasforge / PyTorch >= 1.0): met for every network and thread count "
-                       "measured.")
+        goal(misses_t, "- Training throughput (nasforge / PyTorch >= 1.0) **missed** in:",
+             "- Training throughput (nasforge / PyTorch >= 1.0): met for every network and thread count measured.")
     if sources["targets"]:
-        if misses_e:
-            out.append("- Edge latency model goals **missed**:")
-            for x in misses_e:
-                out.append(f"  - {x}")
-        else:
-            out.append("- Edge latency model (NAS-Bench-201 Spearman >= 0.98 / 0.97 / 0.92 on the three devices; "
-                       "`nasforge profile` Spearman >= 0.95 and median error <= 10% on held-out networks): met.")
+        goal(misses_e, "- Edge latency model goals **missed**:",
+             "- Edge latency model (NAS-Bench-201 Spearman >= 0.98 / 0.97 / 0.92 on the three devices; "
+             "`nasforge profile` Spearman >= 0.95 and median error <= 10% on held-out networks): met.")
     out.append("")
     with open(output, "w") as f:
         f.write("\n".join(out))

@@ -273,7 +273,7 @@ int run_cli(int argc, char** argv) {
   auto* target = app.add_subcommand("target", "predict costs on a device profile, or calibrate one to measurements");
   target->require_subcommand(1);
   auto* predict = target->add_subcommand(
-      "predict", "one row per genotype: predicted batch-1 latency (fp32 and int8), flash, SRAM and whether it fits");
+      "predict", "one row per genotype: predicted batch-1 latency (fp32, int8, fp16), flash, SRAM and whether it fits");
   predict->add_option("--target", ta.target, "a shipped profile name (nasforge targets) or a profile file")->required();
   add_networks(predict);
   predict->add_option("--genotypes", ta.genotypes, "file with one genotype per line, or - for stdin "
@@ -313,7 +313,8 @@ int run_cli(int argc, char** argv) {
                                                  "fitting half's distinct layers are also timed alone (default 60)")
       ->check(CLI::Range(10, 100000));
   profile->add_option("--threads", ta.threads, "torch threads (default 1)")->check(CLI::Range(1, 1024));
-  profile->add_option("--runs", ta.runs, "timed passes per network; the median counts (default 20)")
+  profile->add_option("--runs", ta.runs, "rounds: each round times every network once (round-robin); each keeps the "
+                                         "median of its rounds (default 20)")
       ->check(CLI::Range(1, 100000));
   profile->add_option("--seed", ta.seed, "seed of the random networks (default 0)");
   profile->add_option("--name", ta.name, "target name (default: the --out file name without .yaml)");

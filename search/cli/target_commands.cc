@@ -245,14 +245,16 @@ int cmd_target_predict(const CommonArgs& args, const TargetArgs& t) {
     }
     const TargetCosts fp32 = predict_costs(Deployment::of(graph), target);
     const TargetCosts int8 = predict_costs(Deployment::of(graph, 8), target);
+    // fp16 is what a GPU runtime such as TensorRT ships by default.
+    const TargetCosts fp16 = predict_costs(Deployment::of(graph, 16), target);
     const CostMetrics size = analyze_costs(graph);
     rows.push_back({g, fmt_ms(fp32.latency_ms), fmt_ms(int8.latency_ms), std::to_string(fp32.flash_bytes),
                     std::to_string(fp32.sram_bytes), fp32.fits ? "true" : "false", std::to_string(int8.flash_bytes),
-                    std::to_string(int8.sram_bytes), int8.fits ? "true" : "false", std::to_string(size.macs),
-                    std::to_string(size.params)});
+                    std::to_string(int8.sram_bytes), int8.fits ? "true" : "false", fmt_ms(fp16.latency_ms),
+                    std::to_string(size.macs), std::to_string(size.params)});
   }
   write_rows({"genotype", "latency_ms", "latency_ms_int8", "flash_bytes", "sram_bytes", "fits", "flash_bytes_int8",
-              "sram_bytes_int8", "fits_int8", "macs", "params"},
+              "sram_bytes_int8", "fits_int8", "latency_ms_fp16", "macs", "params"},
              rows, args.format);
   return 0;
 }

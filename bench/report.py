@@ -1130,35 +1130,24 @@ def main():
     else:
         out.append("_No run has search-quality results; run `bench/run.sh`._\n")
 
-    out.append("## 3. Training throughput vs PyTorch (Python)\n")
-    if sources["train"]:
-        results_t, m = sources["train"]
-        misses_t = train_section(m, results_t, out)
-    else:
-        out.append("_No run has training-throughput results; run `bench/run.sh --only train`._\n")
+    def measured_section(title, key, render, only):
+        """A section drawn from its run's results, or a line saying which command produces them; render's result."""
+        out.append(f"## {title}\n")
+        if sources[key]:
+            folder, m = sources[key]
+            return render(m, folder)
+        out.append(f"_No run has {only[0]} results; run `bench/run.sh{only[1]}`._\n")
+        return []
 
+    misses_t = measured_section("3. Training throughput vs PyTorch (Python)", "train",
+                                lambda m, r: train_section(m, r, out), ("training-throughput", " --only train"))
     out.append(COMPRESSION_SECTION)
-    out.append("## 5. Search strategies on tabular NAS and HPO benchmarks\n")
-    if sources["strategies"]:
-        results_s, m = sources["strategies"]
-        strategies_section(m, results_s, out, output)
-    else:
-        out.append("_No run has strategy-comparison results; run `bench/run.sh --only strategies`._\n")
-
-    out.append("## 6. Concurrent workers on SQLite and PostgreSQL\n")
-    if sources["workers"]:
-        results_w, m = sources["workers"]
-        workers_section(m, results_w, out)
-    else:
-        out.append("_No run has concurrent-workers results; run `bench/run.sh --only workers`._\n")
-
-    misses_e = []
-    out.append("## 7. Edge latency model: predicted vs measured\n")
-    if sources["targets"]:
-        results_e, m = sources["targets"]
-        misses_e = targets_section(m, results_e, out)
-    else:
-        out.append("_No run has latency-model results; run `bench/run.sh --only targets`._\n")
+    measured_section("5. Search strategies on tabular NAS and HPO benchmarks", "strategies",
+                     lambda m, r: strategies_section(m, r, out, output), ("strategy-comparison", " --only strategies"))
+    measured_section("6. Concurrent workers on SQLite and PostgreSQL", "workers",
+                     lambda m, r: workers_section(m, r, out), ("concurrent-workers", " --only workers"))
+    misses_e = measured_section("7. Edge latency model: predicted vs measured", "targets",
+                                lambda m, r: targets_section(m, r, out), ("latency-model", " --only targets"))
 
     out.append("## Targets\n")
     def goal(misses, missed, met):

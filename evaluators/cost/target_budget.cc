@@ -54,17 +54,15 @@ TargetLimit TargetLimit::read(const std::string& key, const ConfigNode& value, c
                (names.empty() ? std::string("(none; add targets: [" + target_name + "])") : join(names, ", ")) +
                did_you_mean(target_name, names));
   }
+  // Every metric of the fp32 network and of each variant on this target, spelt as target_metric_name spells it.
+  std::vector<std::string> with_fp32 = {""};
+  with_fp32.insert(with_fp32.end(), variants.begin(), variants.end());
   found = false;
   std::vector<std::string> allowed;
   for (TargetMetric m : target_metrics()) {
-    for (const std::string& v : [&] {
-           std::vector<std::string> all = {""};
-           all.insert(all.end(), variants.begin(), variants.end());
-           return all;
-         }()) {
-      std::string name = std::string(to_string(m)) + (v.empty() ? "" : "_" + v);
-      allowed.push_back(name + "@" + target_name);
-      if (name == metric_part) t.metric = m, t.variant = v, found = true;
+    for (const std::string& v : with_fp32) {
+      allowed.push_back(target_metric_name(m, v, target_name));
+      if (allowed.back() == key) t.metric = m, t.variant = v, found = true;
     }
   }
   if (!found) {
